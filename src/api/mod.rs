@@ -1,0 +1,174 @@
+//! HTTP only: routing, extractors, JSON shapes and error mapping. No SQL and no business rules.
+
+pub mod admin;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod types;
+pub mod v1_auth;
+pub mod v1_management;
+pub mod v2_org;
+pub mod v2_user;
+
+use std::any::Any;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
+use self::error::{ApiError, Op};
+use self::extract::AppState;
+use crate::service::ServiceError;
+
+/// Maps a service result to the API's error format in the dialect of `op`.
+pub(crate) trait OrApi<T> {
+    fn api(self, op: Op) -> Result<T, ApiError>;
+}
+
+impl<T> OrApi<T> for Result<T, ServiceError> {
+    fn api(self, op: Op) -> Result<T, ApiError> {
+        self.map_err(|e| ApiError::from_service(e, op))
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "phoneverify",
+        description = "Phone numbers of an identity platform's users, verified by SMS codes. Wire-compatible with \
+                       ZITADEL's user phone API (auth v1, management v1, user service v2). The v2 phone routes are \
+                       also served under /v2beta with the same shapes. Errors are `{code, message, details}` with \
+                       gRPC codes; see the ErrorBody schema.",
+        version = env!("CARGO_PKG_VERSION")
+    ),
+    modifiers(&BearerScheme),
+    components(schemas(error::ErrorBody, error::ErrorDetail))
+)]
+struct ApiDoc;
+
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Every documented route: the OpenAPI document is generated from this table, so a route cannot exist
+/// without its spec.
+fn documented() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(
+            v1_auth::get_my_phone,
+            v1_auth::set_my_phone,
+            v1_auth::remove_my_phone
+        ))
+        .routes(routes!(v1_auth::verify_my_phone))
+        .routes(routes!(v1_auth::resend_my_phone_verification))
+        .routes(routes!(v1_auth::get_my_user))
+        .routes(routes!(
+            v1_management::get_human_phone,
+            v1_management::update_human_phone,
+            v1_management::remove_human_phone
+        ))
+        .routes(routes!(v1_management::resend_human_phone_verification))
+        .routes(routes!(v1_management::add_machine_user))
+        .routes(routes!(v1_management::add_org_member))
+        .routes(routes!(admin::add_iam_member))
+        .routes(routes!(v2_user::set_phone, v2_user::remove_phone))
+        .routes(routes!(v2_user::resend_phone_code))
+        .routes(routes!(v2_user::verify_phone))
+        .routes(routes!(v2_user::add_human_user))
+        .routes(routes!(v2_user::get_user_by_id, v2_user::delete_user))
+        .routes(routes!(v2_user::deactivate_user))
+        .routes(routes!(v2_user::reactivate_user))
+        .routes(routes!(v2_org::add_organization))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::jwks))
+}
+
+/// The OpenAPI document, as served at /openapi.json and checked in as openapi/openapi.json.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    documented().split_for_parts().1
+}
+
+/// The deprecated v2beta paths of the phone API: same handlers and shapes as v2.
+fn v2beta() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v2beta/users/{userId}/phone",
+            post(v2_user::set_phone).delete(v2_user::remove_phone),
+        )
+        .route(
+            "/v2beta/users/{userId}/phone/resend",
+            post(v2_user::resend_phone_code),
+        )
+        .route(
+            "/v2beta/users/{userId}/phone/verify",
+            post(v2_user::verify_phone),
+        )
+}
+
+pub fn router(state: AppState) -> Router {
+    let (api, doc) = documented().split_for_parts();
+    let timeout = Duration::from_secs(state.config.http.request_timeout_secs);
+    let body_limit = state.config.http.max_body_bytes;
+    api.merge(v2beta())
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(timeout, request_timeout))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found_route()
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::method_not_allowed()
+}
+
+/// A request that outlives the limit answers 4 DEADLINE_EXCEEDED instead of hanging.
+async fn request_timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(?limit, "request timed out");
+            ApiError::timeout().into_response()
+        }
+    }
+}
+
+fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {
+    tracing::error!("request handler panicked");
+    ApiError::internal().into_response()
+}

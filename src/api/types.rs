@@ -1,0 +1,485 @@
+//! JSON shapes, as grpc-gateway writes ZITADEL's messages: lowerCamelCase, empty/zero/false fields left out,
+//! 64-bit integers as strings, RFC 3339 UTC timestamps. Request fields also accept their proto (snake_case)
+//! names, as protojson does.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::domain::org::Org;
+use crate::domain::user::{User, UserKind, UserState};
+use crate::service::Written;
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+pub fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// Object details: which event the answer reflects and whose object it is.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Details {
+    /// Sequence of the object's last event, as a string.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "2")]
+    pub sequence: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub creation_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change_date: Option<String>,
+    pub resource_owner: String,
+}
+
+impl Details {
+    /// After a mutation: creationDate only when the mutation created the object.
+    pub fn changed(w: &Written) -> Self {
+        Self {
+            sequence: Some(w.user.sequence.to_string()),
+            creation_date: w.created.then(|| timestamp(w.user.created_at)),
+            change_date: Some(timestamp(w.user.changed_at)),
+            resource_owner: w.user.org_id.clone(),
+        }
+    }
+
+    /// On a read: the object's first and last event.
+    pub fn read(u: &User) -> Self {
+        Self {
+            sequence: Some(u.sequence.to_string()),
+            creation_date: Some(timestamp(u.created_at)),
+            change_date: Some(timestamp(u.changed_at)),
+            resource_owner: u.org_id.clone(),
+        }
+    }
+
+    pub fn org_changed(o: &Org, created: bool) -> Self {
+        Self {
+            sequence: Some(o.sequence.to_string()),
+            creation_date: created.then(|| timestamp(o.created_at)),
+            change_date: Some(timestamp(o.changed_at)),
+            resource_owner: o.id.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DetailsResponse {
+    pub details: Details,
+}
+
+/// A request without fields; any JSON object (or no body) is accepted.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct Empty {}
+
+// ---- auth and management v1 ----
+
+#[derive(Debug, Default, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PhoneV1 {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    #[schema(example = "+41791234567")]
+    pub phone: String,
+    #[serde(skip_serializing_if = "is_false")]
+    pub is_phone_verified: bool,
+}
+
+impl PhoneV1 {
+    pub fn of(user: &User) -> Self {
+        match user.phone() {
+            Some(p) => Self {
+                phone: p.number.clone(),
+                is_phone_verified: p.verified,
+            },
+            None => Self::default(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GetPhoneV1Response {
+    pub details: Details,
+    pub phone: PhoneV1,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct SetMyPhoneRequest {
+    #[schema(example = "+41791234567")]
+    pub phone: String,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, rename_all = "camelCase")]
+pub struct UpdateHumanPhoneRequest {
+    #[schema(example = "+41791234567")]
+    pub phone: String,
+    #[serde(alias = "is_phone_verified")]
+    pub is_phone_verified: bool,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct VerifyMyPhoneRequest {
+    pub code: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileV1 {
+    pub first_name: String,
+    pub last_name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub nick_name: String,
+    pub display_name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub preferred_language: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EmailV1 {
+    pub email: String,
+    #[serde(skip_serializing_if = "is_false")]
+    pub is_email_verified: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HumanV1 {
+    pub profile: ProfileV1,
+    pub email: EmailV1,
+    pub phone: PhoneV1,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MachineInfo {
+    pub name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub description: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserV1 {
+    pub id: String,
+    pub details: Details,
+    #[schema(example = "USER_STATE_ACTIVE")]
+    pub state: &'static str,
+    pub user_name: String,
+    pub login_names: Vec<String>,
+    pub preferred_login_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub human: Option<HumanV1>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub machine: Option<MachineInfo>,
+}
+
+fn state_name(s: UserState) -> &'static str {
+    match s {
+        UserState::Active => "USER_STATE_ACTIVE",
+        UserState::Inactive => "USER_STATE_INACTIVE",
+        UserState::Removed => "USER_STATE_DELETED",
+    }
+}
+
+impl UserV1 {
+    pub fn of(u: &User) -> Self {
+        let (human, machine) = match &u.kind {
+            UserKind::Human(h) => (
+                Some(HumanV1 {
+                    profile: ProfileV1 {
+                        first_name: h.given_name.clone(),
+                        last_name: h.family_name.clone(),
+                        nick_name: h.nick_name.clone(),
+                        display_name: h.display_name.clone(),
+                        preferred_language: h.preferred_language.clone(),
+                    },
+                    email: EmailV1 {
+                        email: h.email.clone(),
+                        is_email_verified: h.email_verified,
+                    },
+                    phone: PhoneV1::of(u),
+                }),
+                None,
+            ),
+            UserKind::Machine(m) => (
+                None,
+                Some(MachineInfo {
+                    name: m.name.clone(),
+                    description: m.description.clone(),
+                }),
+            ),
+        };
+        Self {
+            id: u.id.clone(),
+            details: Details::read(u),
+            state: state_name(u.state),
+            user_name: u.username.clone(),
+            login_names: vec![u.username.clone()],
+            preferred_login_name: u.username.clone(),
+            human,
+            machine,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GetMyUserResponse {
+    pub user: UserV1,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AddMachineUserRequest {
+    #[serde(alias = "user_name")]
+    pub user_name: String,
+    pub name: String,
+    pub description: String,
+    #[serde(alias = "user_id")]
+    pub user_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AddUserResponse {
+    pub user_id: String,
+    pub details: Details,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AddMemberRequest {
+    #[serde(alias = "user_id")]
+    pub user_id: String,
+    pub roles: Vec<String>,
+}
+
+// ---- v2 ----
+
+/// `sendCode`: the code goes out by SMS. ZITADEL's message is empty; any object is accepted.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct SendCode {}
+
+/// `returnCode`: the code comes back in the response and no SMS is sent.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct ReturnCode {}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, rename_all = "camelCase")]
+pub struct SetPhoneRequest {
+    #[schema(example = "+41791234567")]
+    pub phone: String,
+    #[serde(alias = "send_code")]
+    pub send_code: Option<SendCode>,
+    #[serde(alias = "return_code")]
+    pub return_code: Option<ReturnCode>,
+    /// Only `true` is allowed; marks the number verified without a code (needs user.write, even on oneself).
+    #[serde(alias = "is_verified")]
+    pub is_verified: Option<bool>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ResendPhoneCodeRequest {
+    #[serde(alias = "send_code")]
+    pub send_code: Option<SendCode>,
+    #[serde(alias = "return_code")]
+    pub return_code: Option<ReturnCode>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, rename_all = "camelCase")]
+pub struct VerifyPhoneRequest {
+    #[serde(alias = "verification_code")]
+    pub verification_code: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PhoneCodeResponse {
+    pub details: Details,
+    /// Present only with `returnCode`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification_code: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Organization {
+    #[serde(alias = "org_id")]
+    pub org_id: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ProfileV2In {
+    #[serde(alias = "given_name")]
+    pub given_name: String,
+    #[serde(alias = "family_name")]
+    pub family_name: String,
+    #[serde(alias = "nick_name")]
+    pub nick_name: Option<String>,
+    #[serde(alias = "display_name")]
+    pub display_name: Option<String>,
+    #[serde(alias = "preferred_language")]
+    pub preferred_language: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, rename_all = "camelCase")]
+pub struct EmailV2In {
+    pub email: String,
+    #[serde(alias = "is_verified")]
+    pub is_verified: Option<bool>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AddHumanUserRequest {
+    #[serde(alias = "user_id")]
+    pub user_id: Option<String>,
+    pub username: Option<String>,
+    pub organization: Option<Organization>,
+    pub profile: ProfileV2In,
+    pub email: EmailV2In,
+    pub phone: Option<SetPhoneRequest>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AddHumanUserResponse {
+    pub user_id: String,
+    pub details: Details,
+    /// Present only when the phone was set with `returnCode`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone_code: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileV2 {
+    pub given_name: String,
+    pub family_name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub nick_name: String,
+    pub display_name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub preferred_language: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EmailV2 {
+    pub email: String,
+    #[serde(skip_serializing_if = "is_false")]
+    pub is_verified: bool,
+}
+
+#[derive(Debug, Default, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PhoneV2 {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub phone: String,
+    #[serde(skip_serializing_if = "is_false")]
+    pub is_verified: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HumanV2 {
+    pub profile: ProfileV2,
+    pub email: EmailV2,
+    pub phone: PhoneV2,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserV2 {
+    pub user_id: String,
+    pub details: Details,
+    #[schema(example = "USER_STATE_ACTIVE")]
+    pub state: &'static str,
+    pub username: String,
+    pub login_names: Vec<String>,
+    pub preferred_login_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub human: Option<HumanV2>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub machine: Option<MachineInfo>,
+}
+
+impl UserV2 {
+    pub fn of(u: &User) -> Self {
+        let (human, machine) = match &u.kind {
+            UserKind::Human(h) => (
+                Some(HumanV2 {
+                    profile: ProfileV2 {
+                        given_name: h.given_name.clone(),
+                        family_name: h.family_name.clone(),
+                        nick_name: h.nick_name.clone(),
+                        display_name: h.display_name.clone(),
+                        preferred_language: h.preferred_language.clone(),
+                    },
+                    email: EmailV2 {
+                        email: h.email.clone(),
+                        is_verified: h.email_verified,
+                    },
+                    phone: h
+                        .phone
+                        .as_ref()
+                        .map(|p| PhoneV2 {
+                            phone: p.number.clone(),
+                            is_verified: p.verified,
+                        })
+                        .unwrap_or_default(),
+                }),
+                None,
+            ),
+            UserKind::Machine(m) => (
+                None,
+                Some(MachineInfo {
+                    name: m.name.clone(),
+                    description: m.description.clone(),
+                }),
+            ),
+        };
+        Self {
+            user_id: u.id.clone(),
+            details: Details::read(u),
+            state: state_name(u.state),
+            username: u.username.clone(),
+            login_names: vec![u.username.clone()],
+            preferred_login_name: u.username.clone(),
+            human,
+            machine,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GetUserResponse {
+    pub details: Details,
+    pub user: UserV2,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, rename_all = "camelCase")]
+pub struct OrgAdmin {
+    #[serde(alias = "user_id")]
+    pub user_id: String,
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct AddOrganizationRequest {
+    pub name: String,
+    pub admins: Vec<OrgAdmin>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AddOrganizationResponse {
+    pub organization_id: String,
+    pub details: Details,
+}

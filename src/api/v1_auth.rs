@@ -1,0 +1,110 @@
+//! Auth API v1: the caller's own phone. The user is always the caller; `x-zitadel-orgid` does not change that.
+
+use axum::Json;
+use axum::extract::State;
+
+use super::OrApi;
+use super::error::{ApiError, ErrorBody, Op};
+use super::extract::{ApiJson, AppState, Auth, check_len};
+use super::types::{
+    Details, DetailsResponse, Empty, GetMyUserResponse, GetPhoneV1Response, PhoneV1,
+    SetMyPhoneRequest, UserV1, VerifyMyPhoneRequest,
+};
+use crate::service::Target;
+
+const TAG: &str = "Auth API v1";
+
+#[utoipa::path(get, path = "/auth/v1/users/me/phone", tag = TAG, security(("bearer" = [])),
+    responses((status = 200, body = GetPhoneV1Response), (status = "default", description = "Error", body = ErrorBody)))]
+pub async fn get_my_phone(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+) -> Result<Json<GetPhoneV1Response>, ApiError> {
+    let user = s
+        .get_phone_v1(&Target::me(&caller))
+        .await
+        .api(Op::V1GetPhone)?;
+    Ok(Json(GetPhoneV1Response {
+        details: Details::read(&user),
+        phone: PhoneV1::of(&user),
+    }))
+}
+
+/// Sets the caller's phone; it becomes unverified and a code is sent by SMS.
+#[utoipa::path(put, path = "/auth/v1/users/me/phone", tag = TAG, security(("bearer" = [])), request_body = SetMyPhoneRequest,
+    responses((status = 200, body = DetailsResponse), (status = "default", description = "Error", body = ErrorBody)))]
+pub async fn set_my_phone(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    ApiJson(req): ApiJson<SetMyPhoneRequest>,
+) -> Result<Json<DetailsResponse>, ApiError> {
+    check_len("SetMyPhoneRequest", "Phone", &req.phone, 50)?;
+    let written = s
+        .set_phone_v1(&caller, &Target::me(&caller), &req.phone, false)
+        .await
+        .api(Op::V1SetPhone)?;
+    Ok(Json(DetailsResponse {
+        details: Details::changed(&written),
+    }))
+}
+
+#[utoipa::path(delete, path = "/auth/v1/users/me/phone", tag = TAG, security(("bearer" = [])),
+    responses((status = 200, body = DetailsResponse), (status = "default", description = "Error", body = ErrorBody)))]
+pub async fn remove_my_phone(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+) -> Result<Json<DetailsResponse>, ApiError> {
+    let written = s
+        .remove_phone_v1(&caller, &Target::me(&caller))
+        .await
+        .api(Op::V1RemovePhone)?;
+    Ok(Json(DetailsResponse {
+        details: Details::changed(&written),
+    }))
+}
+
+#[utoipa::path(post, path = "/auth/v1/users/me/phone/_verify", tag = TAG, security(("bearer" = [])), request_body = VerifyMyPhoneRequest,
+    responses((status = 200, body = DetailsResponse), (status = "default", description = "Error", body = ErrorBody)))]
+pub async fn verify_my_phone(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    ApiJson(req): ApiJson<VerifyMyPhoneRequest>,
+) -> Result<Json<DetailsResponse>, ApiError> {
+    check_len("VerifyMyPhoneRequest", "Code", &req.code, 200)?;
+    let written = s
+        .verify_v1(&caller, &Target::me(&caller), &req.code)
+        .await
+        .api(Op::V1Verify)?;
+    Ok(Json(DetailsResponse {
+        details: Details::changed(&written),
+    }))
+}
+
+/// Sends a new code to the caller's unverified phone; the previous code stops working.
+#[utoipa::path(post, path = "/auth/v1/users/me/phone/_resend_verification", tag = TAG, security(("bearer" = [])), request_body = Empty,
+    responses((status = 200, body = DetailsResponse), (status = "default", description = "Error", body = ErrorBody)))]
+pub async fn resend_my_phone_verification(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    ApiJson(_empty): ApiJson<Empty>,
+) -> Result<Json<DetailsResponse>, ApiError> {
+    let written = s
+        .resend_v1(&caller, &Target::me(&caller))
+        .await
+        .api(Op::V1Resend)?;
+    Ok(Json(DetailsResponse {
+        details: Details::changed(&written),
+    }))
+}
+
+#[utoipa::path(get, path = "/auth/v1/users/me", tag = TAG, security(("bearer" = [])),
+    responses((status = 200, body = GetMyUserResponse), (status = "default", description = "Error", body = ErrorBody)))]
+pub async fn get_my_user(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+) -> Result<Json<GetMyUserResponse>, ApiError> {
+    let user = s.me(&caller).await.api(Op::Other)?;
+    Ok(Json(GetMyUserResponse {
+        user: UserV1::of(&user),
+    }))
+}

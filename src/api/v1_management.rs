@@ -1,0 +1,157 @@
+//! Management API v1: a user by ID, in the org of `x-zitadel-orgid` (or the caller's org). A user of another
+//! org is "not found". The permission is checked first, as ZITADEL's interceptor does.
+
+use axum::Json;
+use axum::extract::State;
+
+use super::OrApi;
+use super::error::{ApiError, ErrorBody, Op};
+use super::extract::{ApiJson, AppState, Auth, OrgHeader, UserIdPath, check_len};
+use super::types::{
+    AddMachineUserRequest, AddMemberRequest, AddUserResponse, Details, DetailsResponse, Empty,
+    GetPhoneV1Response, PhoneV1, UpdateHumanPhoneRequest,
+};
+use crate::domain::permission::{USER_READ, USER_WRITE};
+use crate::service::NewMachine;
+
+const TAG: &str = "Management API v1";
+
+#[utoipa::path(get, path = "/management/v1/users/{userId}/phone", tag = TAG, security(("bearer" = [])),
+    params(("userId" = String, Path), ("x-zitadel-orgid" = Option<String>, Header, description = "Organization to act in")),
+    responses((status = 200, body = GetPhoneV1Response), (status = "default", description = "Error", body = ErrorBody)))]
+pub async fn get_human_phone(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    org: OrgHeader,
+    UserIdPath(user_id): UserIdPath,
+) -> Result<Json<GetPhoneV1Response>, ApiError> {
+    let target = s
+        .managed_target(&caller, org.as_deref(), &user_id, USER_READ)
+        .await
+        .api(Op::V1GetPhone)?;
+    let user = s.get_phone_v1(&target).await.api(Op::V1GetPhone)?;
+    Ok(Json(GetPhoneV1Response {
+        details: Details::read(&user),
+        phone: PhoneV1::of(&user),
+    }))
+}
+
+/// Sets a user's phone. With `isPhoneVerified` it is marked verified and no code is sent.
+#[utoipa::path(put, path = "/management/v1/users/{userId}/phone", tag = TAG, security(("bearer" = [])), request_body = UpdateHumanPhoneRequest,
+    params(("userId" = String, Path), ("x-zitadel-orgid" = Option<String>, Header, description = "Organization to act in")),
+    responses((status = 200, body = DetailsResponse), (status = "default", description = "Error", body = ErrorBody)))]
+pub async fn update_human_phone(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    org: OrgHeader,
+    UserIdPath(user_id): UserIdPath,
+    ApiJson(req): ApiJson<UpdateHumanPhoneRequest>,
+) -> Result<Json<DetailsResponse>, ApiError> {
+    check_len("UpdateHumanPhoneRequest", "Phone", &req.phone, 50)?;
+    let target = s
+        .managed_target(&caller, org.as_deref(), &user_id, USER_WRITE)
+        .await
+        .api(Op::V1SetPhone)?;
+    let written = s
+        .set_phone_v1(&caller, &target, &req.phone, req.is_phone_verified)
+        .await
+        .api(Op::V1SetPhone)?;
+    Ok(Json(DetailsResponse {
+        details: Details::changed(&written),
+    }))
+}
+
+#[utoipa::path(delete, path = "/management/v1/users/{userId}/phone", tag = TAG, security(("bearer" = [])),
+    params(("userId" = String, Path), ("x-zitadel-orgid" = Option<String>, Header, description = "Organization to act in")),
+    responses((status = 200, body = DetailsResponse), (status = "default", description = "Error", body = ErrorBody)))]
+pub async fn remove_human_phone(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    org: OrgHeader,
+    UserIdPath(user_id): UserIdPath,
+) -> Result<Json<DetailsResponse>, ApiError> {
+    let target = s
+        .managed_target(&caller, org.as_deref(), &user_id, USER_WRITE)
+        .await
+        .api(Op::V1RemovePhone)?;
+    let written = s
+        .remove_phone_v1(&caller, &target)
+        .await
+        .api(Op::V1RemovePhone)?;
+    Ok(Json(DetailsResponse {
+        details: Details::changed(&written),
+    }))
+}
+
+/// Sends a new code to the user's unverified phone; the previous code stops working.
+#[utoipa::path(post, path = "/management/v1/users/{userId}/phone/_resend_verification", tag = TAG, security(("bearer" = [])), request_body = Empty,
+    params(("userId" = String, Path), ("x-zitadel-orgid" = Option<String>, Header, description = "Organization to act in")),
+    responses((status = 200, body = DetailsResponse), (status = "default", description = "Error", body = ErrorBody)))]
+pub async fn resend_human_phone_verification(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    org: OrgHeader,
+    UserIdPath(user_id): UserIdPath,
+    ApiJson(_empty): ApiJson<Empty>,
+) -> Result<Json<DetailsResponse>, ApiError> {
+    let target = s
+        .managed_target(&caller, org.as_deref(), &user_id, USER_WRITE)
+        .await
+        .api(Op::V1Resend)?;
+    let written = s.resend_v1(&caller, &target).await.api(Op::V1Resend)?;
+    Ok(Json(DetailsResponse {
+        details: Details::changed(&written),
+    }))
+}
+
+/// Adds a machine user (a service account) to the org; `phoneverify token --user-id` issues its tokens.
+#[utoipa::path(post, path = "/management/v1/users/machine", tag = TAG, security(("bearer" = [])), request_body = AddMachineUserRequest,
+    params(("x-zitadel-orgid" = Option<String>, Header, description = "Organization to act in")),
+    responses((status = 200, body = AddUserResponse), (status = "default", description = "Error", body = ErrorBody)))]
+pub async fn add_machine_user(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    org: OrgHeader,
+    ApiJson(req): ApiJson<AddMachineUserRequest>,
+) -> Result<Json<AddUserResponse>, ApiError> {
+    check_len("AddMachineUserRequest", "UserName", &req.user_name, 200)?;
+    check_len("AddMachineUserRequest", "Name", &req.name, 200)?;
+    check_len(
+        "AddMachineUserRequest",
+        "Description",
+        &req.description,
+        500,
+    )?;
+    let new = NewMachine {
+        user_id: req.user_id,
+        username: req.user_name,
+        name: req.name,
+        description: req.description,
+    };
+    let written = s
+        .add_machine(&caller, org.as_deref(), new)
+        .await
+        .api(Op::AddMachine)?;
+    Ok(Json(AddUserResponse {
+        user_id: written.user.id.clone(),
+        details: Details::changed(&written),
+    }))
+}
+
+#[utoipa::path(post, path = "/management/v1/orgs/me/members", tag = TAG, security(("bearer" = [])), request_body = AddMemberRequest,
+    params(("x-zitadel-orgid" = Option<String>, Header, description = "Organization to act in")),
+    responses((status = 200, body = DetailsResponse), (status = "default", description = "Error", body = ErrorBody)))]
+pub async fn add_org_member(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    org: OrgHeader,
+    ApiJson(req): ApiJson<AddMemberRequest>,
+) -> Result<Json<DetailsResponse>, ApiError> {
+    let org = s
+        .add_org_member(&caller, org.as_deref(), &req.user_id, &req.roles)
+        .await
+        .api(Op::OrgMember)?;
+    Ok(Json(DetailsResponse {
+        details: Details::org_changed(&org, false),
+    }))
+}

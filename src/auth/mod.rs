@@ -1,0 +1,7 @@
+//! Signing keys, the JWKS, and minting and checking bearer tokens.
+
+pub mod keys;
+pub mod token;
+
+pub use keys::SigningKey;
+pub use token::{TokenError, TokenService, VerifiedToken};

@@ -1,0 +1,196 @@
+//! Bearer JWTs: minted for users of this installation and checked on every request.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Duration, Utc};
+use jsonwebtoken::{Algorithm, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use super::keys::SigningKey;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    iss: String,
+    sub: String,
+    aud: String,
+    exp: i64,
+    iat: i64,
+    nbf: i64,
+    jti: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedToken {
+    pub user_id: String,
+    pub token_id: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Why a token was refused. Logged, never returned: the client only learns "Token is invalid".
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("malformed token or header: {0}")]
+    Malformed(String),
+    #[error("unknown key id")]
+    UnknownKey,
+    #[error("algorithm not allowed for the key")]
+    Algorithm,
+    #[error("signature or claims rejected: {0}")]
+    Rejected(String),
+    #[error("token expired")]
+    Expired,
+    #[error("token not yet valid")]
+    NotYetValid,
+    #[error("token could not be signed: {0}")]
+    Signing(String),
+}
+
+pub struct TokenService {
+    key: SigningKey,
+    issuer: String,
+    audience: String,
+    leeway: Duration,
+}
+
+impl TokenService {
+    pub fn new(key: SigningKey, issuer: String, audience: String, leeway_secs: u64) -> Self {
+        Self {
+            key,
+            issuer,
+            audience,
+            leeway: Duration::seconds(i64::try_from(leeway_secs).unwrap_or(i64::MAX / 1000)),
+        }
+    }
+
+    pub fn jwks(&self) -> serde_json::Value {
+        self.key.jwks()
+    }
+
+    /// Signs a token for `user_id`, valid from `now` for `ttl`. Returns (token id, token).
+    pub fn mint(
+        &self,
+        user_id: &str,
+        token_id: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<String, TokenError> {
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(self.key.kid.clone());
+        let claims = Claims {
+            iss: self.issuer.clone(),
+            sub: user_id.to_owned(),
+            aud: self.audience.clone(),
+            exp: (now + ttl).timestamp(),
+            iat: now.timestamp(),
+            nbf: now.timestamp(),
+            jti: token_id.to_owned(),
+        };
+        jsonwebtoken::encode(&header, &claims, &self.key.encoding)
+            .map_err(|e| TokenError::Signing(e.to_string()))
+    }
+
+    /// Checks signature, `kid`, `alg`, `iss`, `aud`, `exp` and `nbf` (with leeway, against the injected clock).
+    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<VerifiedToken, TokenError> {
+        // `alg: none` and unknown algorithms fail here: the header parser knows only real algorithms.
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| TokenError::Malformed(e.to_string()))?;
+        if header.kid.as_deref() != Some(self.key.kid.as_str()) {
+            return Err(TokenError::UnknownKey);
+        }
+        if header.alg != Algorithm::ES256 {
+            return Err(TokenError::Algorithm);
+        }
+        let mut validation = Validation::new(Algorithm::ES256);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        // Time claims are checked below with our clock, so tests can move time.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.required_spec_claims = ["exp", "nbf", "iss", "aud", "sub"]
+            .into_iter()
+            .map(String::from)
+            .collect::<HashSet<_>>();
+        let data = jsonwebtoken::decode::<Claims>(token, &self.key.decoding, &validation)
+            .map_err(|e| TokenError::Rejected(e.to_string()))?;
+        let claims = data.claims;
+        let now_s = now.timestamp();
+        let leeway = self.leeway.num_seconds();
+        if claims.exp.saturating_add(leeway) <= now_s {
+            return Err(TokenError::Expired);
+        }
+        if claims.nbf.saturating_sub(leeway) > now_s {
+            return Err(TokenError::NotYetValid);
+        }
+        Ok(VerifiedToken {
+            user_id: claims.sub,
+            token_id: claims.jti,
+            expires_at: DateTime::<Utc>::from_timestamp(claims.exp, 0).unwrap_or_default(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use chrono::TimeZone;
+
+    fn service() -> TokenService {
+        let key = SigningKey::from_pkcs8(&super::super::keys::generate_pkcs8().unwrap()).unwrap();
+        TokenService::new(key, "iss".into(), "aud".into(), 5)
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn a_minted_token_verifies_within_its_lifetime_and_leeway() {
+        let s = service();
+        let t = s.mint("42", "t1", now(), Duration::minutes(5)).unwrap();
+        let v = s.verify(&t, now()).unwrap();
+        assert_eq!(v.user_id, "42");
+        assert!(
+            s.verify(&t, now() + Duration::minutes(5) + Duration::seconds(4))
+                .is_ok()
+        );
+        assert!(matches!(
+            s.verify(&t, now() + Duration::minutes(5) + Duration::seconds(5)),
+            Err(TokenError::Expired)
+        ));
+        assert!(s.verify(&t, now() - Duration::seconds(4)).is_ok());
+        assert!(matches!(
+            s.verify(&t, now() - Duration::seconds(6)),
+            Err(TokenError::NotYetValid)
+        ));
+    }
+
+    #[test]
+    fn another_key_or_tampering_is_refused() {
+        let s = service();
+        let other = service();
+        let t = other.mint("42", "t1", now(), Duration::minutes(5)).unwrap();
+        assert!(matches!(s.verify(&t, now()), Err(TokenError::UnknownKey)));
+        let good = s.mint("42", "t1", now(), Duration::minutes(5)).unwrap();
+        let mut parts: Vec<String> = good.split('.').map(String::from).collect();
+        let mut claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
+        claims["sub"] = "1".into();
+        parts[1] = URL_SAFE_NO_PAD.encode(claims.to_string());
+        assert!(matches!(
+            s.verify(&parts.join("."), now()),
+            Err(TokenError::Rejected(_))
+        ));
+    }
+
+    #[test]
+    fn alg_none_and_garbage_are_refused() {
+        let s = service();
+        let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"none","kid":"{}"}}"#, s.key.kid));
+        let body = URL_SAFE_NO_PAD
+            .encode(r#"{"sub":"42","iss":"iss","aud":"aud","exp":9999999999,"nbf":0}"#);
+        assert!(s.verify(&format!("{header}.{body}."), now()).is_err());
+        assert!(s.verify("not-a-jwt", now()).is_err());
+    }
+}

@@ -1,0 +1,298 @@
+//! One typed configuration: the embedded defaults, then an optional file, then the environment.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// The defaults, embedded so that the binary runs with no file next to it.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    database_url: DatabaseUrl,
+    pub database: DatabaseConfig,
+    pub http: HttpConfig,
+    pub auth: AuthConfig,
+    pub bootstrap: BootstrapConfig,
+    pub code: CodeConfig,
+    pub limits: LimitsConfig,
+    pub sms: SmsConfig,
+    pub roles: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseConfig {
+    pub max_connections: u32,
+    pub acquire_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpConfig {
+    pub request_timeout_secs: u64,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthConfig {
+    pub leeway_secs: u64,
+    pub issuer: String,
+    pub audience: String,
+    pub admin_token_ttl_secs: i64,
+    pub token_ttl_secs: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BootstrapConfig {
+    pub org_name: String,
+    pub admin_username: String,
+    pub admin_email: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Alphabet {
+    Digits,
+    Alphanumeric,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CodeConfig {
+    pub length: usize,
+    pub alphabet: Alphabet,
+    pub expiry_secs: u64,
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LimitsConfig {
+    pub resend_cooldown_secs: u64,
+    pub max_sends_per_phone_per_day: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmsProviderKind {
+    None,
+    Log,
+    Webhook,
+    Twilio,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SmsConfig {
+    pub provider: SmsProviderKind,
+    pub max_attempts: u32,
+    pub webhook: WebhookConfig,
+    pub twilio: TwilioConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebhookConfig {
+    pub url: String,
+    pub signing_key: SecretString,
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TwilioConfig {
+    pub base_url: String,
+    pub account_sid: String,
+    pub auth_token: SecretString,
+    pub from: String,
+    pub messaging_service_sid: String,
+}
+
+/// A database URL whose password never shows in `Debug` output or logs.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+struct DatabaseUrl(String);
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact_url(&self.0))
+    }
+}
+
+/// Replaces the password of `scheme://user:password@host/...` with `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {0}")]
+    Parse(Box<figment::Error>),
+    #[error("invalid configuration: `{key}`: {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        reason: reason.into(),
+    }
+}
+
+impl Config {
+    /// Defaults, then `file` if given, then `PHONEVERIFY_*` from the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::from_figment(Self::figment(file).merge(Self::env()))
+    }
+
+    /// Defaults and then the given TOML text: what tests use to build a config without touching the environment.
+    pub fn from_toml_overrides(toml: &str) -> Result<Self, ConfigError> {
+        Self::from_figment(Figment::from(Toml::string(DEFAULT_TOML)).merge(Toml::string(toml)))
+    }
+
+    fn figment(file: Option<&Path>) -> Figment {
+        let figment = Figment::from(Toml::string(DEFAULT_TOML));
+        match file {
+            Some(path) => figment.merge(Toml::file_exact(path)),
+            None => figment,
+        }
+    }
+
+    fn env() -> Env {
+        // PHONEVERIFY_CONFIG names the file; it is not a setting.
+        Env::prefixed("PHONEVERIFY_")
+            .split("__")
+            .ignore(&["config"])
+    }
+
+    fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Parse(Box::new(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !(4..=20).contains(&self.code.length) {
+            return Err(invalid("code.length", "must be between 4 and 20"));
+        }
+        if self.code.expiry_secs == 0 {
+            return Err(invalid("code.expiry_secs", "must be greater than 0"));
+        }
+        if self.code.max_attempts == 0 {
+            return Err(invalid("code.max_attempts", "must be greater than 0"));
+        }
+        if self.database.max_connections == 0 {
+            return Err(invalid(
+                "database.max_connections",
+                "must be greater than 0",
+            ));
+        }
+        if self.sms.max_attempts == 0 {
+            return Err(invalid("sms.max_attempts", "must be greater than 0"));
+        }
+        let url = self.database_url();
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "database_url",
+                "must start with sqlite:, postgres:// or postgresql://",
+            ));
+        }
+        match self.sms.provider {
+            SmsProviderKind::Webhook if self.sms.webhook.url.is_empty() => {
+                return Err(invalid(
+                    "sms.webhook.url",
+                    "is required when sms.provider is webhook",
+                ));
+            }
+            SmsProviderKind::Twilio
+                if self.sms.twilio.account_sid.is_empty()
+                    || self.sms.twilio.auth_token.expose_secret().is_empty() =>
+            {
+                return Err(invalid(
+                    "sms.twilio",
+                    "account_sid and auth_token are required when sms.provider is twilio",
+                ));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The configured URL, or the embedded SQLite file under `data_dir`.
+    pub fn database_url(&self) -> String {
+        if self.database_url.0.is_empty() {
+            format!("sqlite://{}/phoneverify.db", self.data_dir.display())
+        } else {
+            self.database_url.0.clone()
+        }
+    }
+
+    pub fn set_database_url(&mut self, url: impl Into<String>) {
+        self.database_url = DatabaseUrl(url.into());
+    }
+
+    pub fn admin_token_path(&self) -> PathBuf {
+        self.data_dir.join("admin.token")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse_and_match_the_spec() {
+        let c = Config::from_toml_overrides("").unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.code.length, 6);
+        assert_eq!(c.code.alphabet, Alphabet::Digits);
+        assert_eq!(c.code.expiry_secs, 600);
+        assert_eq!(c.code.max_attempts, 5);
+        assert_eq!(c.limits.resend_cooldown_secs, 30);
+        assert_eq!(c.limits.max_sends_per_phone_per_day, 10);
+        assert_eq!(c.auth.leeway_secs, 5);
+        assert_eq!(c.sms.provider, SmsProviderKind::Log);
+        assert_eq!(c.database_url(), "sqlite://data/phoneverify.db");
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key() {
+        let err = Config::from_toml_overrides("[code]\nlength = \"six\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("length"), "{err}");
+        let err = Config::from_toml_overrides("[code]\nlength = 2")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("code.length"), "{err}");
+        let err = Config::from_toml_overrides("[sms]\nprovider = \"pigeon\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("provider"), "{err}");
+    }
+
+    #[test]
+    fn database_password_is_redacted_in_debug() {
+        let c =
+            Config::from_toml_overrides("database_url = \"postgres://u:hunter2@db/x\"").unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("postgres://u:***@db/x"));
+    }
+}

@@ -1,0 +1,132 @@
+//! Key material generated on first start and kept in the database, and the cipher for queued codes.
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Utc};
+
+use crate::domain::code::{CodeHasher, PlainCode};
+use crate::store::{Store, StoreError};
+
+const SIGNING_KEY: &str = "signing_key.es256.pkcs8";
+const CODE_HMAC_KEY: &str = "code_hmac_key";
+const JOB_KEY: &str = "sms_job_key";
+
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    #[error("key generation failed")]
+    KeyGeneration,
+    #[error("stored key material is unreadable: {0}")]
+    BadKey(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub fn random_bytes(n: usize) -> Result<Vec<u8>, CryptoError> {
+    let mut buf = vec![0u8; n];
+    aws_lc_rs::rand::fill(&mut buf).map_err(|_| CryptoError::KeyGeneration)?;
+    Ok(buf)
+}
+
+/// The installation's secrets. Each is created by whichever process asks first; later starts and other
+/// processes read the same values.
+pub struct Secrets {
+    pub signing_key_pkcs8: Vec<u8>,
+    pub code_hasher: CodeHasher,
+    pub job_cipher: JobCipher,
+}
+
+impl Secrets {
+    pub async fn load_or_create(
+        store: &dyn Store,
+        now: DateTime<Utc>,
+    ) -> Result<Self, CryptoError> {
+        let candidate = crate::auth::keys::generate_pkcs8()?;
+        let signing = stored(store, SIGNING_KEY, &candidate, now).await?;
+        let hmac = stored(store, CODE_HMAC_KEY, &random_bytes(32)?, now).await?;
+        let job = stored(store, JOB_KEY, &random_bytes(32)?, now).await?;
+        Ok(Self {
+            signing_key_pkcs8: signing,
+            code_hasher: CodeHasher::new(&hmac),
+            job_cipher: JobCipher::new(&job)?,
+        })
+    }
+}
+
+async fn stored(
+    store: &dyn Store,
+    name: &'static str,
+    candidate: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Vec<u8>, CryptoError> {
+    let value = store.secret(name, &STANDARD.encode(candidate), now).await?;
+    STANDARD
+        .decode(value)
+        .map_err(|_| CryptoError::BadKey(name))
+}
+
+/// AES-256-GCM for the code a delivery job carries until it is sent.
+pub struct JobCipher {
+    key: RandomizedNonceKey,
+}
+
+impl JobCipher {
+    pub fn new(key: &[u8]) -> Result<Self, CryptoError> {
+        Ok(Self {
+            key: RandomizedNonceKey::new(&AES_256_GCM, key)
+                .map_err(|_| CryptoError::BadKey(JOB_KEY))?,
+        })
+    }
+
+    /// base64(nonce || ciphertext || tag)
+    pub fn seal(&self, code: &PlainCode) -> Result<String, CryptoError> {
+        let mut buf = code.expose().as_bytes().to_vec();
+        let nonce = self
+            .key
+            .seal_in_place_append_tag(Aad::empty(), &mut buf)
+            .map_err(|_| CryptoError::KeyGeneration)?;
+        let mut out = nonce.as_ref().to_vec();
+        out.extend_from_slice(&buf);
+        Ok(STANDARD.encode(out))
+    }
+
+    pub fn open(&self, sealed: &str) -> Result<PlainCode, CryptoError> {
+        let bytes = STANDARD
+            .decode(sealed)
+            .map_err(|_| CryptoError::BadKey("sealed code"))?;
+        if bytes.len() < NONCE_LEN {
+            return Err(CryptoError::BadKey("sealed code"));
+        }
+        let (nonce, rest) = bytes.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce)
+            .map_err(|_| CryptoError::BadKey("sealed code"))?;
+        let mut rest = rest.to_vec();
+        let plain = self
+            .key
+            .open_in_place(nonce, Aad::empty(), &mut rest)
+            .map_err(|_| CryptoError::BadKey("sealed code"))?;
+        String::from_utf8(plain.to_vec())
+            .map(PlainCode::new)
+            .map_err(|_| CryptoError::BadKey("sealed code"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_codes_open_only_with_their_key() {
+        let cipher = JobCipher::new(&[7u8; 32]).unwrap();
+        let sealed = cipher.seal(&PlainCode::new("482913".into())).unwrap();
+        assert!(!sealed.contains("482913"));
+        assert_eq!(cipher.open(&sealed).unwrap().expose(), "482913");
+        assert_ne!(
+            sealed,
+            cipher.seal(&PlainCode::new("482913".into())).unwrap(),
+            "nonces differ"
+        );
+        assert!(JobCipher::new(&[8u8; 32]).unwrap().open(&sealed).is_err());
+        assert!(cipher.open("AAAA").is_err());
+    }
+}

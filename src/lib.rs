@@ -1,0 +1,220 @@
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! phoneverify: manages users' phone numbers and proves control of them by SMS codes, with an HTTP API
+//! wire-compatible with ZITADEL's user phone API.
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod notify;
+pub mod service;
+pub mod store;
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use anyhow::Context;
+use axum::Router;
+use chrono::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::auth::{SigningKey, TokenService};
+use crate::config::Config;
+use crate::crypto::Secrets;
+use crate::domain::clock::{Clock, SystemClock};
+use crate::notify::{SmsProvider, Worker};
+use crate::service::Services;
+
+/// The HTTP application over the given services: what the server runs and what tests drive.
+pub fn build_app(services: Arc<Services>) -> Router {
+    api::router(services)
+}
+
+/// Connects the store (applying migrations), loads or creates the key material, and bootstraps an empty
+/// database. No listener, no worker.
+pub async fn build_services(
+    config: Config,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Arc<Services>> {
+    let url = config.database_url();
+    if url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
+    }
+    let store = store::connect(
+        &url,
+        config.database.max_connections,
+        StdDuration::from_secs(config.database.acquire_timeout_secs),
+    )
+    .await
+    .with_context(|| format!("cannot open database {}", config::redact_url(&url)))?;
+    let secrets = Secrets::load_or_create(store.as_ref(), clock.now())
+        .await
+        .context("cannot load key material")?;
+    let key =
+        SigningKey::from_pkcs8(&secrets.signing_key_pkcs8).context("signing key is unreadable")?;
+    let tokens = TokenService::new(
+        key,
+        config.auth.issuer.clone(),
+        config.auth.audience.clone(),
+        config.auth.leeway_secs,
+    );
+    let services = Arc::new(Services::new(
+        store,
+        clock,
+        config,
+        tokens,
+        secrets.code_hasher,
+        secrets.job_cipher,
+    ));
+    let outcome = services.bootstrap().await.context("bootstrap failed")?;
+    if outcome.created {
+        tracing::info!(
+            org = %outcome.instance.default_org_id,
+            admin = %outcome.instance.admin_user_id,
+            "first start: created the default organization and the admin user"
+        );
+    }
+    Ok(services)
+}
+
+/// Writes a token for the bootstrap admin to `<data_dir>/admin.token` (mode 0600) unless the file already
+/// holds one that is still valid. Returns the path.
+pub async fn ensure_admin_token(services: &Services) -> anyhow::Result<std::path::PathBuf> {
+    let path = services.config.admin_token_path();
+    if let Ok(existing) = std::fs::read_to_string(&path)
+        && services
+            .tokens
+            .verify(existing.trim(), services.clock.now())
+            .is_ok()
+    {
+        return Ok(path);
+    }
+    let instance = services
+        .store
+        .instance()
+        .await?
+        .context("the database has no bootstrap admin")?;
+    let token = services.mint_token(
+        &instance.admin_user_id,
+        Duration::seconds(services.config.auth.admin_token_ttl_secs),
+    )?;
+    write_secret_file(&path, &token)?;
+    Ok(path)
+}
+
+fn write_secret_file(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(contents.as_bytes())?;
+    file.write_all(b"\n")?;
+    Ok(())
+}
+
+/// A running server: listener, router and delivery worker.
+pub struct Application {
+    listener: TcpListener,
+    services: Arc<Services>,
+    provider: Option<Arc<dyn SmsProvider>>,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let provider = notify::provider_from_config(&config.sms).map_err(anyhow::Error::msg)?;
+        Self::build_with(config, Arc::new(SystemClock), provider).await
+    }
+
+    /// As `build`, with the clock and SMS provider chosen by the caller (tests).
+    pub async fn build_with(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        provider: Option<Arc<dyn SmsProvider>>,
+    ) -> anyhow::Result<Self> {
+        let listen = config.listen;
+        let services = build_services(config, clock).await?;
+        let token_path = ensure_admin_token(&services).await?;
+        tracing::info!(path = %token_path.display(), "admin token file (use it as: Authorization: Bearer $(cat {}))", token_path.display());
+        let listener = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        Ok(Self {
+            listener,
+            services,
+            provider,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn services(&self) -> Arc<Services> {
+        self.services.clone()
+    }
+
+    /// Serves until `shutdown` completes; then stops accepting, finishes requests in flight and the SMS job in
+    /// hand, and closes the database.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let worker = self
+            .provider
+            .clone()
+            .map(|p| tokio::spawn(Worker::new(self.services.clone(), p).run(stop_rx)));
+        tracing::info!(addr = %self.local_addr()?, database = self.services.store.backend(), "listening; API docs at /docs");
+        let app = build_app(self.services.clone());
+        let served = axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        let _ = stop_tx.send(true);
+        if let Some(worker) = worker {
+            let _ = worker.await;
+        }
+        self.services.store.close().await;
+        served.context("server error")
+    }
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down");
+}

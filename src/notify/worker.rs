@@ -1,0 +1,323 @@
+//! The outbox worker: leases due delivery jobs, sends them, and records the outcome with an event.
+//! Jobs live in the database, so they survive restarts; a lease keeps two processes off the same job.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use tokio::sync::watch;
+
+use super::{SendError, SmsMessage, SmsProvider};
+use crate::domain::events::AGGREGATE_USER;
+use crate::domain::user::{User, UserEvent};
+use crate::service::{Services, envelope};
+use crate::store::{Commit, JobState, JobUpdate, SmsJob, StoreError};
+
+/// How long a leased job is hidden from other workers; longer than any provider call.
+const LEASE: i64 = 60;
+/// Jobs leased per round.
+const BATCH: i64 = 16;
+/// Upper bound on sleeping when nothing is due, so a job queued by another process is picked up.
+const IDLE_POLL: StdDuration = StdDuration::from_secs(5);
+/// How long one provider call may take.
+const SEND_TIMEOUT: StdDuration = StdDuration::from_secs(10);
+/// Retry delays grow as BASE * 2^attempt, capped, with up to 25 % jitter.
+const BACKOFF_BASE_SECS: i64 = 2;
+const BACKOFF_CAP_SECS: i64 = 300;
+const SENT_EVENT_RETRIES: usize = 5;
+
+pub struct Worker {
+    services: Arc<Services>,
+    provider: Arc<dyn SmsProvider>,
+}
+
+/// What became of one job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Sent,
+    Retry,
+    GaveUp,
+    /// The code was replaced or removed before it could be sent.
+    Dropped,
+}
+
+impl Worker {
+    pub fn new(services: Arc<Services>, provider: Arc<dyn SmsProvider>) -> Self {
+        Self { services, provider }
+    }
+
+    /// Runs until `stop` turns true; a job in hand is finished first.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        tracing::info!(
+            provider = self.provider.name(),
+            "SMS delivery worker started"
+        );
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            let idle = match self.run_once().await {
+                Ok(0) => self.idle_wait().await,
+                Ok(_) => StdDuration::ZERO,
+                Err(e) => {
+                    tracing::warn!(error = %e, "SMS worker could not read jobs; will retry");
+                    IDLE_POLL
+                }
+            };
+            if idle.is_zero() {
+                continue;
+            }
+            tokio::select! {
+                _ = self.services.outbox.notified() => {}
+                _ = tokio::time::sleep(idle) => {}
+                _ = stop.changed() => {}
+            }
+        }
+        tracing::info!("SMS delivery worker stopped");
+    }
+
+    async fn idle_wait(&self) -> StdDuration {
+        let now = self.services.clock.now();
+        match self.services.store.next_job_due().await {
+            Ok(Some(due)) if due > now => (due - now).to_std().unwrap_or(IDLE_POLL).min(IDLE_POLL),
+            Ok(Some(_)) => StdDuration::from_millis(50),
+            _ => IDLE_POLL,
+        }
+    }
+
+    /// Leases and handles one batch of due jobs; returns how many it handled.
+    pub async fn run_once(&self) -> Result<usize, StoreError> {
+        let now = self.services.clock.now();
+        let jobs = self
+            .services
+            .store
+            .claim_jobs(now, now + Duration::seconds(LEASE), BATCH)
+            .await?;
+        let n = jobs.len();
+        for job in jobs {
+            if let Err(e) = self.handle(&job).await {
+                // The lease runs out and another round tries again.
+                tracing::warn!(job = %job.id, error = %e, "SMS job could not be settled");
+            }
+        }
+        Ok(n)
+    }
+
+    async fn handle(&self, job: &SmsJob) -> Result<Outcome, StoreError> {
+        let s = &self.services;
+        let user = s.store.user(&job.user_id).await?;
+        let current = user.as_ref().is_some_and(|u| is_current(u, job));
+        if !current {
+            self.settle(
+                job,
+                JobState::Dropped,
+                job.attempts,
+                Some("code replaced or removed".into()),
+                None,
+            )
+            .await?;
+            return Ok(Outcome::Dropped);
+        }
+        let now = s.clock.now();
+        if now > job.expires_at {
+            tracing::warn!(job = %job.id, user = %job.user_id, "SMS given up: the code expired before it was delivered");
+            let event = UserEvent::PhoneCodeDeliveryFailed {
+                code_sequence: job.code_sequence,
+                reason: "expired".into(),
+            };
+            self.settle(
+                job,
+                JobState::Failed,
+                job.attempts,
+                Some("code expired".into()),
+                Some(event),
+            )
+            .await?;
+            return Ok(Outcome::GaveUp);
+        }
+        let code = match s.cipher.open(&job.encrypted_code) {
+            Ok(code) => code,
+            Err(e) => {
+                tracing::error!(job = %job.id, error = %e, "SMS job cannot be decrypted; giving up");
+                let event = UserEvent::PhoneCodeDeliveryFailed {
+                    code_sequence: job.code_sequence,
+                    reason: "unreadable".into(),
+                };
+                self.settle(
+                    job,
+                    JobState::Failed,
+                    job.attempts,
+                    Some("unreadable".into()),
+                    Some(event),
+                )
+                .await?;
+                return Ok(Outcome::GaveUp);
+            }
+        };
+        let minutes = (job.expires_at - job.created_at).num_minutes().max(1);
+        let message = SmsMessage {
+            to: job.phone.clone(),
+            text: format!(
+                "Your verification code is {}. It expires in {minutes} minutes.",
+                code.expose()
+            ),
+            code,
+            user_id: job.user_id.clone(),
+            event_type: "user.human.phone.code.added",
+        };
+        let result = match tokio::time::timeout(SEND_TIMEOUT, self.provider.send(&message)).await {
+            Ok(r) => r,
+            Err(_) => Err(SendError::Timeout),
+        };
+        let attempts = job.attempts + 1;
+        match result {
+            Ok(()) => {
+                let event = UserEvent::PhoneCodeSent {
+                    code_sequence: job.code_sequence,
+                };
+                self.settle(job, JobState::Sent, attempts, None, Some(event))
+                    .await?;
+                Ok(Outcome::Sent)
+            }
+            Err(e) if attempts >= i64::from(s.config.sms.max_attempts) => {
+                tracing::warn!(job = %job.id, user = %job.user_id, error = %e, attempts, "SMS given up after its last attempt");
+                let event = UserEvent::PhoneCodeDeliveryFailed {
+                    code_sequence: job.code_sequence,
+                    reason: "provider failed".into(),
+                };
+                self.settle(
+                    job,
+                    JobState::Failed,
+                    attempts,
+                    Some(e.to_string()),
+                    Some(event),
+                )
+                .await?;
+                Ok(Outcome::GaveUp)
+            }
+            Err(e) => {
+                let next = now + backoff(attempts);
+                tracing::info!(job = %job.id, error = %e, attempts, next = %next, "SMS send failed; will retry");
+                self.update(job, JobState::Pending, attempts, Some(e.to_string()), next)
+                    .await?;
+                Ok(Outcome::Retry)
+            }
+        }
+    }
+
+    async fn update(
+        &self,
+        job: &SmsJob,
+        state: JobState,
+        attempts: i64,
+        error: Option<String>,
+        next: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let commit = Commit {
+            job_updates: vec![self.job_update(job, state, attempts, error, next)],
+            ..Commit::default()
+        };
+        self.services.store.commit(commit).await
+    }
+
+    fn job_update(
+        &self,
+        job: &SmsJob,
+        state: JobState,
+        attempts: i64,
+        error: Option<String>,
+        next: DateTime<Utc>,
+    ) -> JobUpdate {
+        JobUpdate {
+            id: job.id.clone(),
+            state,
+            attempts,
+            next_attempt_at: next,
+            last_error: error,
+            updated_at: self.services.clock.now(),
+        }
+    }
+
+    /// Closes the job and appends its event to the user in one transaction, retrying if the user moved on.
+    async fn settle(
+        &self,
+        job: &SmsJob,
+        state: JobState,
+        attempts: i64,
+        error: Option<String>,
+        event: Option<UserEvent>,
+    ) -> Result<(), StoreError> {
+        let s = &self.services;
+        let Some(event) = event else {
+            let now = s.clock.now();
+            return self.update(job, state, attempts, error, now).await;
+        };
+        for _ in 0..SENT_EVENT_RETRIES {
+            let now = s.clock.now();
+            let Some(user) = s.store.user(&job.user_id).await? else {
+                return self.update(job, state, attempts, error, now).await;
+            };
+            let sequence = user.sequence + 1;
+            let meta = crate::domain::events::EventMeta {
+                sequence,
+                created_at: now,
+            };
+            let org_id = user.org_id.clone();
+            let updated = User::apply(Some(user), &job.user_id, &org_id, &event, meta);
+            let envelope = envelope(
+                (AGGREGATE_USER, &job.user_id),
+                sequence,
+                &event,
+                &org_id,
+                "SYSTEM",
+                now,
+            )
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+            let commit = Commit {
+                events: vec![envelope],
+                users: updated.into_iter().collect(),
+                job_updates: vec![self.job_update(job, state, attempts, error.clone(), now)],
+                ..Commit::default()
+            };
+            match s.store.commit(commit).await {
+                Ok(()) => return Ok(()),
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+}
+
+/// The job still delivers the user's current code to the user's current number.
+fn is_current(user: &User, job: &SmsJob) -> bool {
+    user.live_human().is_ok()
+        && user.phone().is_some_and(|p| {
+            p.number == job.phone
+                && p.code
+                    .as_ref()
+                    .is_some_and(|c| c.sequence == job.code_sequence)
+        })
+}
+
+fn backoff(attempts: i64) -> Duration {
+    let exp = u32::try_from(attempts.clamp(0, 16)).unwrap_or(16);
+    let base = BACKOFF_BASE_SECS
+        .saturating_mul(1 << exp)
+        .min(BACKOFF_CAP_SECS);
+    let jitter_ms = rand::random_range(0..=base * 250);
+    Duration::seconds(base) + Duration::milliseconds(jitter_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let first = backoff(1);
+        assert!(first >= Duration::seconds(4) && first <= Duration::seconds(5));
+        let late = backoff(12);
+        assert!(late >= Duration::seconds(300) && late <= Duration::seconds(375));
+    }
+}

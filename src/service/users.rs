@@ -1,0 +1,275 @@
+//! Creating and managing users: enough of ZITADEL's user API to make the phone API usable.
+
+use super::{Caller, Plan, Result, ServiceError, Services, Written};
+use crate::domain::DomainError;
+use crate::domain::code::PlainCode;
+use crate::domain::permission::{USER_DELETE, USER_READ, USER_WRITE};
+use crate::domain::phone::PhoneNumber;
+use crate::domain::user::{
+    HumanAdded, MachineAdded, User, UserEvent, UserState, validate_email, validate_username,
+};
+use crate::service::SetPhoneV2;
+
+#[derive(Debug, Clone, Default)]
+pub struct NewHuman {
+    pub user_id: Option<String>,
+    pub username: Option<String>,
+    pub org_id: Option<String>,
+    pub given_name: String,
+    pub family_name: String,
+    pub display_name: Option<String>,
+    pub nick_name: String,
+    pub preferred_language: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub phone: Option<NewHumanPhone>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewHumanPhone {
+    pub phone: String,
+    pub mode: SetPhoneV2,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewMachine {
+    pub user_id: Option<String>,
+    pub username: String,
+    pub name: String,
+    pub description: String,
+}
+
+impl Services {
+    /// v2 AddHumanUser. Checks run in ZITADEL's order: the request's content, then permission, then uniqueness.
+    pub async fn add_human(
+        &self,
+        caller: &Caller,
+        org_header: Option<&str>,
+        new: NewHuman,
+    ) -> Result<(Written, Option<PlainCode>)> {
+        let context_org = self.context_org(caller, org_header).await?;
+        let org_id = match &new.org_id {
+            Some(id) => {
+                self.store
+                    .org(id)
+                    .await?
+                    .ok_or(DomainError::OrgNotFound)?
+                    .id
+            }
+            None => context_org,
+        };
+        if new.email.trim().is_empty() {
+            return Err(DomainError::EmailEmpty.into());
+        }
+        let email = validate_email(&new.email)?;
+        let username = validate_username(new.username.as_deref().unwrap_or(&email))?;
+        let given_name = new.given_name.trim().to_owned();
+        if given_name.is_empty() {
+            return Err(DomainError::GivenNameMissing.into());
+        }
+        let family_name = new.family_name.trim().to_owned();
+        if family_name.is_empty() {
+            return Err(DomainError::FamilyNameMissing.into());
+        }
+        let phone = match &new.phone {
+            Some(p) => Some((PhoneNumber::parse(&p.phone)?, p.mode)),
+            None => None,
+        };
+        self.require(caller, USER_WRITE, &org_id).await?;
+        let user_id = match &new.user_id {
+            Some(id) if !id.trim().is_empty() => {
+                if self.store.user(id).await?.is_some() {
+                    return Err(DomainError::UserIdTaken.into());
+                }
+                id.trim().to_owned()
+            }
+            _ => self.ids.next(self.clock.now()),
+        };
+        let display_name = new
+            .display_name
+            .clone()
+            .filter(|d| !d.trim().is_empty())
+            .unwrap_or_else(|| format!("{given_name} {family_name}"));
+        let mut events = vec![UserEvent::HumanAdded(HumanAdded {
+            user_name: username.clone(),
+            first_name: given_name,
+            last_name: family_name,
+            display_name,
+            nick_name: new.nick_name.clone(),
+            preferred_language: new.preferred_language.clone(),
+            email,
+            is_email_verified: new.email_verified,
+        })];
+        let mut sms = None;
+        let mut returned = None;
+        if let Some((number, mode)) = phone {
+            events.push(UserEvent::PhoneChanged {
+                phone: number.as_str().to_owned(),
+            });
+            match mode {
+                SetPhoneV2::Verified => events.push(UserEvent::PhoneVerified),
+                SetPhoneV2::SendCode | SetPhoneV2::ReturnCode => {
+                    let (plain, issued) = self.issue_code(mode == SetPhoneV2::ReturnCode);
+                    events.push(issued.event());
+                    if mode == SetPhoneV2::ReturnCode {
+                        returned = Some(plain);
+                    } else {
+                        sms = Some(plain);
+                    }
+                }
+            }
+        }
+        if sms.is_some() {
+            self.sms_available()?;
+        }
+        let plan = Plan {
+            events,
+            sms,
+            outcome: Ok(()),
+        };
+        for _ in 0..super::MAX_CONFLICT_RETRIES {
+            if self.store.username_taken(&username).await? {
+                return Err(DomainError::UsernameTaken.into());
+            }
+            match self
+                .commit_user(None, &user_id, &org_id, &caller.user_id, &plan)
+                .await
+            {
+                Ok(written) => return Ok((written, returned)),
+                // Someone took the id or the username in the meantime: the checks above tell which.
+                Err(ServiceError::Aborted) => {
+                    if self.store.user(&user_id).await?.is_some() {
+                        return Err(DomainError::UserIdTaken.into());
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(ServiceError::Aborted)
+    }
+
+    /// management v1 AddMachineUser, in the context org.
+    pub async fn add_machine(
+        &self,
+        caller: &Caller,
+        org_header: Option<&str>,
+        new: NewMachine,
+    ) -> Result<Written> {
+        let org_id = self.context_org(caller, org_header).await?;
+        self.require(caller, USER_WRITE, &org_id).await?;
+        let username = validate_username(&new.username)?;
+        let name = new.name.trim().to_owned();
+        if name.is_empty() {
+            return Err(DomainError::MachineNameMissing.into());
+        }
+        let user_id = match &new.user_id {
+            Some(id) if !id.trim().is_empty() => {
+                if self.store.user(id).await?.is_some() {
+                    return Err(DomainError::UserIdTaken.into());
+                }
+                id.trim().to_owned()
+            }
+            _ => self.ids.next(self.clock.now()),
+        };
+        let plan = Plan::ok(
+            vec![UserEvent::MachineAdded(MachineAdded {
+                user_name: username.clone(),
+                name,
+                description: new.description.clone(),
+            })],
+            (),
+        );
+        for _ in 0..super::MAX_CONFLICT_RETRIES {
+            if self.store.username_taken(&username).await? {
+                return Err(DomainError::UsernameTaken.into());
+            }
+            match self
+                .commit_user(None, &user_id, &org_id, &caller.user_id, &plan)
+                .await
+            {
+                Ok(written) => return Ok(written),
+                Err(ServiceError::Aborted) => {
+                    if self.store.user(&user_id).await?.is_some() {
+                        return Err(DomainError::UserIdTaken.into());
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(ServiceError::Aborted)
+    }
+
+    /// A user that exists and was not removed; what the reads and v2 user commands act on.
+    async fn existing_user(&self, user_id: &str) -> Result<User> {
+        self.store
+            .user(user_id)
+            .await?
+            .filter(|u| u.state != UserState::Removed)
+            .ok_or_else(|| DomainError::UserNotFound.into())
+    }
+
+    pub async fn get_user(
+        &self,
+        caller: &Caller,
+        org_header: Option<&str>,
+        user_id: &str,
+    ) -> Result<User> {
+        self.context_org(caller, org_header).await?;
+        let user = self.existing_user(user_id).await?;
+        self.require_unless_self(caller, &user, USER_READ).await?;
+        Ok(user)
+    }
+
+    pub async fn me(&self, caller: &Caller) -> Result<User> {
+        self.existing_user(&caller.user_id).await
+    }
+
+    async fn user_lifecycle(
+        &self,
+        caller: &Caller,
+        org_header: Option<&str>,
+        user_id: &str,
+        permission: &str,
+        decide: impl Fn(&User) -> std::result::Result<Vec<UserEvent>, DomainError>,
+    ) -> Result<Written> {
+        self.context_org(caller, org_header).await?;
+        let user = self.existing_user(user_id).await?;
+        self.require_unless_self(caller, &user, permission).await?;
+        let (written, ()) = self
+            .update_user(user_id, &caller.user_id, Some(user), |u| {
+                Ok(Plan::ok(decide(u)?, ()))
+            })
+            .await?;
+        Ok(written)
+    }
+
+    pub async fn deactivate_user(
+        &self,
+        caller: &Caller,
+        org_header: Option<&str>,
+        user_id: &str,
+    ) -> Result<Written> {
+        self.user_lifecycle(caller, org_header, user_id, USER_WRITE, User::deactivate)
+            .await
+    }
+
+    pub async fn reactivate_user(
+        &self,
+        caller: &Caller,
+        org_header: Option<&str>,
+        user_id: &str,
+    ) -> Result<Written> {
+        self.user_lifecycle(caller, org_header, user_id, USER_WRITE, User::reactivate)
+            .await
+    }
+
+    pub async fn delete_user(
+        &self,
+        caller: &Caller,
+        org_header: Option<&str>,
+        user_id: &str,
+    ) -> Result<Written> {
+        self.user_lifecycle(caller, org_header, user_id, USER_DELETE, User::remove)
+            .await
+    }
+}
