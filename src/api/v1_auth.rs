@@ -5,12 +5,11 @@ use axum::extract::State;
 
 use super::OrApi;
 use super::error::{ApiError, ErrorBody, Op};
-use super::extract::{ApiJson, AppState, Auth, check_len};
+use super::extract::{ApiJson, AppState, Auth, OrgHeader, check_len};
 use super::types::{
     Details, DetailsResponse, Empty, GetMyUserResponse, GetPhoneV1Response, PhoneV1,
     SetMyPhoneRequest, UserV1, VerifyMyPhoneRequest,
 };
-use crate::service::Target;
 
 const TAG: &str = "Auth API v1";
 
@@ -19,9 +18,14 @@ const TAG: &str = "Auth API v1";
 pub async fn get_my_phone(
     State(s): State<AppState>,
     Auth(caller): Auth,
+    org: OrgHeader,
 ) -> Result<Json<GetPhoneV1Response>, ApiError> {
     let user = s
-        .get_phone_v1(&Target::me(&caller))
+        .get_phone_v1(
+            &s.me_target(&caller, org.as_deref())
+                .await
+                .api(Op::V1GetPhone)?,
+        )
         .await
         .api(Op::V1GetPhone)?;
     Ok(Json(GetPhoneV1Response {
@@ -36,11 +40,19 @@ pub async fn get_my_phone(
 pub async fn set_my_phone(
     State(s): State<AppState>,
     Auth(caller): Auth,
+    org: OrgHeader,
     ApiJson(req): ApiJson<SetMyPhoneRequest>,
 ) -> Result<Json<DetailsResponse>, ApiError> {
     check_len("SetMyPhoneRequest", "Phone", &req.phone, 50)?;
     let written = s
-        .set_phone_v1(&caller, &Target::me(&caller), &req.phone, false)
+        .set_phone_v1(
+            &caller,
+            &s.me_target(&caller, org.as_deref())
+                .await
+                .api(Op::V1SetPhone)?,
+            &req.phone,
+            false,
+        )
         .await
         .api(Op::V1SetPhone)?;
     Ok(Json(DetailsResponse {
@@ -53,9 +65,15 @@ pub async fn set_my_phone(
 pub async fn remove_my_phone(
     State(s): State<AppState>,
     Auth(caller): Auth,
+    org: OrgHeader,
 ) -> Result<Json<DetailsResponse>, ApiError> {
     let written = s
-        .remove_phone_v1(&caller, &Target::me(&caller))
+        .remove_phone_v1(
+            &caller,
+            &s.me_target(&caller, org.as_deref())
+                .await
+                .api(Op::V1RemovePhone)?,
+        )
         .await
         .api(Op::V1RemovePhone)?;
     Ok(Json(DetailsResponse {
@@ -68,11 +86,18 @@ pub async fn remove_my_phone(
 pub async fn verify_my_phone(
     State(s): State<AppState>,
     Auth(caller): Auth,
+    org: OrgHeader,
     ApiJson(req): ApiJson<VerifyMyPhoneRequest>,
 ) -> Result<Json<DetailsResponse>, ApiError> {
     check_len("VerifyMyPhoneRequest", "Code", &req.code, 200)?;
     let written = s
-        .verify_v1(&caller, &Target::me(&caller), &req.code)
+        .verify_v1(
+            &caller,
+            &s.me_target(&caller, org.as_deref())
+                .await
+                .api(Op::V1Verify)?,
+            &req.code,
+        )
         .await
         .api(Op::V1Verify)?;
     Ok(Json(DetailsResponse {
@@ -86,10 +111,16 @@ pub async fn verify_my_phone(
 pub async fn resend_my_phone_verification(
     State(s): State<AppState>,
     Auth(caller): Auth,
+    org: OrgHeader,
     ApiJson(_empty): ApiJson<Empty>,
 ) -> Result<Json<DetailsResponse>, ApiError> {
     let written = s
-        .resend_v1(&caller, &Target::me(&caller))
+        .resend_v1(
+            &caller,
+            &s.me_target(&caller, org.as_deref())
+                .await
+                .api(Op::V1Resend)?,
+        )
         .await
         .api(Op::V1Resend)?;
     Ok(Json(DetailsResponse {
@@ -102,7 +133,9 @@ pub async fn resend_my_phone_verification(
 pub async fn get_my_user(
     State(s): State<AppState>,
     Auth(caller): Auth,
+    org: OrgHeader,
 ) -> Result<Json<GetMyUserResponse>, ApiError> {
+    s.me_target(&caller, org.as_deref()).await.api(Op::Other)?;
     let user = s.me(&caller).await.api(Op::Other)?;
     Ok(Json(GetMyUserResponse {
         user: UserV1::of(&user),

@@ -58,6 +58,12 @@ impl Services {
         })
     }
 
+    /// Auth v1 target: always the caller. A `x-zitadel-orgid` header is still validated, as ZITADEL does.
+    pub async fn me_target(&self, caller: &Caller, org_header: Option<&str>) -> Result<Target> {
+        self.context_org(caller, org_header).await?;
+        Ok(Target::me(caller))
+    }
+
     pub async fn get_phone_v1(&self, target: &Target) -> Result<User> {
         let user = self
             .store

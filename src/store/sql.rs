@@ -300,13 +300,14 @@ macro_rules! store_impl {
             }
 
             async fn username_taken(&self, username: &str) -> Result<bool, $crate::store::StoreError> {
-                let row: Option<(i64,)> = sqlx::query_as(
-                    "SELECT 1 FROM users WHERE lower(username) = lower($1) AND state <> 'removed' LIMIT 1",
+                // COUNT(*) is BIGINT on both backends (a bare `1` is INT4 on Postgres).
+                let (n,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM users WHERE lower(username) = lower($1) AND state <> 'removed'",
                 )
                 .bind(username)
-                .fetch_optional(&self.pool)
+                .fetch_one(&self.pool)
                 .await?;
-                Ok(row.is_some())
+                Ok(n > 0)
             }
 
             async fn org(
@@ -322,12 +323,11 @@ macro_rules! store_impl {
             }
 
             async fn org_name_taken(&self, name: &str) -> Result<bool, $crate::store::StoreError> {
-                let row: Option<(i64,)> =
-                    sqlx::query_as("SELECT 1 FROM orgs WHERE lower(name) = lower($1) LIMIT 1")
-                        .bind(name)
-                        .fetch_optional(&self.pool)
-                        .await?;
-                Ok(row.is_some())
+                let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orgs WHERE lower(name) = lower($1)")
+                    .bind(name)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(n > 0)
             }
 
             async fn memberships(

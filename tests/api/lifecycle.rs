@@ -1,0 +1,161 @@
+//! Bootstrap, restarts, secrets at rest and an unreachable database (spec section 10, architecture).
+
+use anyhow::Result;
+use serde_json::json;
+
+use crate::check_eq;
+use crate::helpers::{Backend, PHONE_A, TestApp};
+
+pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
+    crate::suite!(lifecycle;
+        bootstrap_creates_org_admin_and_token_file,
+        restart_keeps_everything_and_continues_sequences,
+        codes_are_never_stored_or_logged_in_clear,
+        unreachable_database_answers_503,
+    )
+}
+
+async fn bootstrap_creates_org_admin_and_token_file(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    let path = app.dir.path().join("admin.token");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        check_eq!(
+            std::fs::metadata(&path)?.permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let memberships = app.services.store.memberships(&app.admin_id).await?;
+    check_eq!(memberships.len(), 1);
+    check_eq!(memberships[0].roles, vec!["IAM_OWNER".to_string()]);
+    let org = app.services.store.org(&app.org_id).await?;
+    check_eq!(org.map(|o| o.name), Some("DEFAULT".to_string()));
+    // The admin can do admin things with the token from the file.
+    app.post("/v2/organizations")
+        .json(json!({"name": "Second"}))
+        .send()
+        .await
+        .ok()?;
+    Ok(())
+}
+
+async fn restart_keeps_everything_and_continues_sequences(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    let (id, _) = app.with_pending_code("ada", PHONE_A).await?;
+    let token_before = app.admin_token.clone();
+    let admin_before = app.admin_id.clone();
+    let jwks_before = app.get("/oauth/v2/keys").anonymous().send().await.body;
+    let app = app.restart().await?;
+    check_eq!(app.admin_token, token_before);
+    check_eq!(app.admin_id, admin_before);
+    check_eq!(
+        app.get("/oauth/v2/keys").anonymous().send().await.body,
+        jwks_before
+    );
+    let r = app
+        .post(&format!("/v2/users/{id}/phone/resend"))
+        .json(json!({"returnCode": {}}))
+        .send()
+        .await;
+    check_eq!(r.sequence()?, 4);
+    let code = r.body["verificationCode"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let r = app
+        .post(&format!("/v2/users/{id}/phone/verify"))
+        .json(json!({"verificationCode": code}))
+        .send()
+        .await;
+    check_eq!(r.sequence()?, 5);
+    let sequences: Vec<i64> = app
+        .services
+        .store
+        .events(&id)
+        .await?
+        .iter()
+        .map(|e| e.sequence)
+        .collect();
+    check_eq!(sequences, vec![1, 2, 3, 4, 5]);
+    Ok(())
+}
+
+async fn codes_are_never_stored_or_logged_in_clear(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    let id = app.human("ada").await?;
+    // A code that went out by SMS and one that was returned.
+    app.post(&format!("/v2/users/{id}/phone"))
+        .json(json!({"phone": PHONE_A}))
+        .send()
+        .await
+        .ok()?;
+    let queued = app
+        .services
+        .store
+        .claim_jobs(app_now(&app), app_now(&app), 10)
+        .await?;
+    check_eq!(queued.len(), 1);
+    // The lease ended at once, so the worker can take the job now.
+    check_eq!(app.deliver().await?, 1);
+    let sent_code = app.codes_sent_to(PHONE_A).pop().unwrap_or_default();
+    check_eq!(sent_code.len(), 6);
+    let r = app
+        .post(&format!("/v2/users/{id}/phone/resend"))
+        .json(json!({"returnCode": {}}))
+        .send()
+        .await;
+    let returned = r.ok()?["verificationCode"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let sealed = &queued[0].encrypted_code;
+    for event in app.services.store.events(&id).await? {
+        let payload = event.payload.map(|p| p.to_string()).unwrap_or_default();
+        anyhow::ensure!(
+            !payload.contains(&returned) && !payload.contains(&sent_code),
+            "code in {}: {payload}",
+            event.event_type
+        );
+    }
+    anyhow::ensure!(
+        !sealed.contains(&sent_code),
+        "the job carries the code encrypted"
+    );
+    // The projection keeps only the keyed hash.
+    let pending = app
+        .services
+        .store
+        .user(&id)
+        .await?
+        .and_then(|u| u.phone().and_then(|p| p.code.clone()));
+    let hash = pending.map(|c| c.hash).unwrap_or_default();
+    anyhow::ensure!(!hash.is_empty() && !hash.contains(&returned), "hash {hash}");
+    Ok(())
+}
+
+fn app_now(app: &TestApp) -> chrono::DateTime<chrono::Utc> {
+    use phoneverify::domain::clock::Clock;
+    app.clock.now()
+}
+
+async fn unreachable_database_answers_503(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    app.services.store.close().await;
+    let started = std::time::Instant::now();
+    let r = app.get("/readyz").anonymous().send().await;
+    check_eq!((r.status, r.body["code"].clone()), (503, json!(14)));
+    let r = app.get("/auth/v1/users/me").send().await;
+    check_eq!((r.status, r.body["code"].clone()), (503, json!(14)));
+    anyhow::ensure!(
+        !r.text.to_lowercase().contains("pool"),
+        "no driver detail: {}",
+        r.text
+    );
+    anyhow::ensure!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "answered quickly"
+    );
+    check_eq!(app.get("/healthz").anonymous().send().await.status, 200);
+    Ok(())
+}

@@ -1,0 +1,85 @@
+//! HTTP integration suite: drives the real router over a real database. Every test runs against SQLite and
+//! against Postgres; the Postgres variants need PHONEVERIFY_TEST_POSTGRES_URL (a server URL whose user may
+//! create databases) and are reported as ignored without it.
+
+mod helpers;
+
+mod auth;
+mod delivery;
+mod lifecycle;
+mod phone_v1;
+mod phone_v2;
+mod users;
+mod wire;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use helpers::Backend;
+use libtest_mimic::{Arguments, Trial};
+
+type TestFn = fn(Backend) -> Pin<Box<dyn Future<Output = anyhow::Result<()>>>>;
+
+/// The tests of one module, each an `async fn(Backend) -> anyhow::Result<()>`: `suite!(module; f, g, ...)`.
+macro_rules! suite {
+    ($m:ident; $($f:ident),* $(,)?) => {
+        vec![$((concat!(stringify!($m), "::", stringify!($f)), (|b| Box::pin($f(b))) as crate::TestFn)),*]
+    };
+}
+
+fn all_tests() -> Vec<(&'static str, TestFn)> {
+    let mut tests = Vec::new();
+    tests.extend(auth::tests());
+    tests.extend(phone_v1::tests());
+    tests.extend(phone_v2::tests());
+    tests.extend(users::tests());
+    tests.extend(wire::tests());
+    tests.extend(delivery::tests());
+    tests.extend(lifecycle::tests());
+    tests
+}
+
+pub(crate) use suite;
+
+fn main() {
+    let args = Arguments::from_args();
+    let pg = std::env::var("PHONEVERIFY_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|s| !s.is_empty());
+    let mut trials = Vec::new();
+    for (name, f) in all_tests() {
+        trials.push(trial(format!("sqlite::{name}"), None, f, false));
+        trials.push(trial(
+            format!("postgres::{name}"),
+            pg.clone(),
+            f,
+            pg.is_none(),
+        ));
+    }
+    libtest_mimic::run(&args, trials).exit();
+}
+
+fn trial(name: String, pg_server: Option<String>, f: TestFn, ignored: bool) -> Trial {
+    let is_pg = name.starts_with("postgres::");
+    Trial::test(name, move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        rt.block_on(async move {
+            let backend = if is_pg {
+                let server = pg_server.ok_or("PHONEVERIFY_TEST_POSTGRES_URL is not set")?;
+                Backend::fresh_postgres(&server)
+                    .await
+                    .map_err(|e| format!("{e:#}"))?
+            } else {
+                Backend::Sqlite
+            };
+            let result = f(backend.clone()).await;
+            backend.cleanup().await;
+            result.map_err(|e| format!("{e:#}").into())
+        })
+    })
+    .with_ignored_flag(ignored)
+}

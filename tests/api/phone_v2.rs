@@ -1,0 +1,608 @@
+//! User service v2 phone API: set, resend, verify, remove; spec sections 6.3 to 6.6.
+
+use anyhow::Result;
+use serde_json::json;
+
+use crate::check_eq;
+use crate::helpers::{Backend, PHONE_A, PHONE_B, TestApp};
+
+pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
+    crate::suite!(phone_v2;
+        resend_return_code_returns_a_new_code_and_sends_nothing,
+        resend_send_code_and_default_send_an_sms_and_return_no_code,
+        resend_replaces_the_previous_code,
+        resend_unknown_machine_or_deleted_user_is_phone_not_found,
+        resend_without_pending_code_is_code_empty,
+        resend_on_someone_else_needs_user_write_in_their_org,
+        resend_checks_existence_before_permission,
+        set_phone_modes_and_errors,
+        set_phone_is_verified_needs_permission_even_on_oneself,
+        set_phone_same_number_is_not_changed,
+        verify_right_wrong_expired_and_empty,
+        verify_needs_no_permission,
+        too_many_attempts_kill_the_code_until_a_resend,
+        remove_phone_then_remove_again,
+        v2beta_paths_behave_as_v2,
+        details_report_the_last_sequence,
+        none_provider_refuses_sends_and_writes_nothing,
+    )
+}
+
+async fn resend_return_code_returns_a_new_code_and_sends_nothing(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    let (id, first) = app.with_pending_code("ada", PHONE_A).await?;
+    let r = app
+        .post(&format!("/v2/users/{id}/phone/resend"))
+        .json(json!({"returnCode": {}}))
+        .send()
+        .await;
+    let code = r.ok()?["verificationCode"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    check_eq!(code.len(), 6);
+    anyhow::ensure!(code.chars().all(|c| c.is_ascii_digit()), "{code}");
+    anyhow::ensure!(
+        code != first || app.codes_sent_to(PHONE_A).is_empty(),
+        "a new code"
+    );
+    check_eq!(app.deliver().await?, 0);
+    check_eq!(app.sms.sent().len(), 0);
+    let events = app.event_types(&id).await?;
+    check_eq!(
+        events.last().map(String::as_str),
+        Some("user.human.phone.code.added")
+    );
+    let stored = app.services.store.events(&id).await?;
+    check_eq!(
+        stored
+            .last()
+            .and_then(|e| e.payload.as_ref())
+            .map(|p| p["code_returned"].clone()),
+        Some(json!(true))
+    );
+    Ok(())
+}
+
+async fn resend_send_code_and_default_send_an_sms_and_return_no_code(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    let (id, _) = app.with_pending_code("ada", PHONE_A).await?;
+    for body in [json!({"sendCode": {}}), json!({}), json!(null)] {
+        let req = app.post(&format!("/v2/users/{id}/phone/resend"));
+        let req = if body.is_null() { req } else { req.json(body) };
+        let r = req.send().await;
+        anyhow::ensure!(
+            r.ok()?.get("verificationCode").is_none(),
+            "no code in {}",
+            r.text
+        );
+        check_eq!(app.deliver().await?, 1);
+    }
+    check_eq!(app.codes_sent_to(PHONE_A).len(), 3);
+    let events = app.event_types(&id).await?;
+    check_eq!(
+        events
+            .iter()
+            .filter(|e| *e == "user.human.phone.code.sent")
+            .count(),
+        3
+    );
+    Ok(())
+}
+
+async fn resend_replaces_the_previous_code(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    let (id, old) = app.with_pending_code("ada", PHONE_A).await?;
+    let r = app
+        .post(&format!("/v2/users/{id}/phone/resend"))
+        .json(json!({"returnCode": {}}))
+        .send()
+        .await;
+    let new = r.ok()?["verificationCode"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    if old != new {
+        app.post(&format!("/v2/users/{id}/phone/verify"))
+            .json(json!({"verificationCode": old}))
+            .send()
+            .await
+            .err(400, 3, "COMMAND-eis9R")?;
+    }
+    app.post(&format!("/v2/users/{id}/phone/verify"))
+        .json(json!({"verificationCode": new}))
+        .send()
+        .await
+        .ok()?;
+    Ok(())
+}
+
+async fn resend_unknown_machine_or_deleted_user_is_phone_not_found(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    app.post("/v2/users/404404/phone/resend")
+        .json(json!({}))
+        .send()
+        .await
+        .err(404, 5, "COMMAND-ieJ2e")?;
+    let bot = app.machine("bot").await?;
+    app.post(&format!("/v2/users/{bot}/phone/resend"))
+        .json(json!({}))
+        .send()
+        .await
+        .err(404, 5, "COMMAND-ieJ2e")?;
+    let (gone, _) = app.with_pending_code("gone", PHONE_A).await?;
+    app.delete(&format!("/v2/users/{gone}")).send().await.ok()?;
+    app.post(&format!("/v2/users/{gone}/phone/resend"))
+        .json(json!({}))
+        .send()
+        .await
+        .err(404, 5, "COMMAND-ieJ2e")?;
+    Ok(())
+}
+
+async fn resend_without_pending_code_is_code_empty(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    // Never set.
+    let never = app.human("never").await?;
+    app.post(&format!("/v2/users/{never}/phone/resend"))
+        .json(json!({}))
+        .send()
+        .await
+        .err(400, 9, "PHONE-5xrra88eq8")?;
+    // Verified with its code.
+    let (verified, code) = app.with_pending_code("verified", PHONE_A).await?;
+    app.post(&format!("/v2/users/{verified}/phone/verify"))
+        .json(json!({"verificationCode": code}))
+        .send()
+        .await
+        .ok()?;
+    app.post(&format!("/v2/users/{verified}/phone/resend"))
+        .json(json!({}))
+        .send()
+        .await
+        .err(400, 9, "PHONE-5xrra88eq8")?;
+    // Set as verified.
+    let direct = app.human("direct").await?;
+    app.post(&format!("/v2/users/{direct}/phone"))
+        .json(json!({"phone": PHONE_B, "isVerified": true}))
+        .send()
+        .await
+        .ok()?;
+    app.post(&format!("/v2/users/{direct}/phone/resend"))
+        .json(json!({}))
+        .send()
+        .await
+        .err(400, 9, "PHONE-5xrra88eq8")?;
+    // Removed.
+    let (removed, _) = app.with_pending_code("removed", PHONE_A).await?;
+    app.delete(&format!("/v2/users/{removed}/phone"))
+        .send()
+        .await
+        .ok()?;
+    let before = app.event_types(&removed).await?.len();
+    app.post(&format!("/v2/users/{removed}/phone/resend"))
+        .json(json!({}))
+        .send()
+        .await
+        .err(400, 9, "PHONE-5xrra88eq8")?;
+    check_eq!(app.event_types(&removed).await?.len(), before);
+    Ok(())
+}
+
+async fn resend_on_someone_else_needs_user_write_in_their_org(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    let (target, _) = app.with_pending_code("target", PHONE_A).await?;
+    let nobody = app.human("nobody").await?;
+    let nobody_token = app.token_for(&nobody);
+    let r = app
+        .post(&format!("/v2/users/{target}/phone/resend"))
+        .by(&nobody_token)
+        .json(json!({}))
+        .send()
+        .await;
+    r.err(403, 7, "AUTH-5mWD2")?;
+    // A viewer may read but not write.
+    let viewer = app.human("viewer").await?;
+    app.grant_org_role(&app.org_id, &viewer, "ORG_OWNER_VIEWER")
+        .await?;
+    let r = app
+        .post(&format!("/v2/users/{target}/phone/resend"))
+        .by(&app.token_for(&viewer))
+        .json(json!({}))
+        .send()
+        .await;
+    r.err(403, 7, "AUTH-5mWD2")?;
+    // A user manager of another org has no say here.
+    let other = app.org("Other").await?;
+    let foreign = app.human_in(&other, "foreign").await?;
+    app.grant_org_role(&other, &foreign, "ORG_USER_MANAGER")
+        .await?;
+    let r = app
+        .post(&format!("/v2/users/{target}/phone/resend"))
+        .by(&app.token_for(&foreign))
+        .json(json!({}))
+        .send()
+        .await;
+    r.err(403, 7, "AUTH-5mWD2")?;
+    // A user manager of the target's org may, and so may the user itself.
+    let manager = app.human("manager").await?;
+    app.grant_org_role(&app.org_id, &manager, "ORG_USER_MANAGER")
+        .await?;
+    app.post(&format!("/v2/users/{target}/phone/resend"))
+        .by(&app.token_for(&manager))
+        .json(json!({}))
+        .send()
+        .await
+        .ok()?;
+    app.post(&format!("/v2/users/{target}/phone/resend"))
+        .by(&app.token_for(&target))
+        .json(json!({}))
+        .send()
+        .await
+        .ok()?;
+    Ok(())
+}
+
+async fn resend_checks_existence_before_permission(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    let nobody = app.human("nobody").await?;
+    let r = app
+        .post("/v2/users/123456789/phone/resend")
+        .by(&app.token_for(&nobody))
+        .json(json!({}))
+        .send()
+        .await;
+    r.err(404, 5, "COMMAND-ieJ2e")
+}
+
+async fn set_phone_modes_and_errors(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    let id = app.human("ada").await?;
+    let path = format!("/v2/users/{id}/phone");
+    // sendCode is the default: an SMS, no code in the response.
+    let r = app
+        .post(&path)
+        .json(json!({"phone": "+41 79 123 45 67"}))
+        .send()
+        .await;
+    anyhow::ensure!(r.ok()?.get("verificationCode").is_none());
+    check_eq!(app.deliver().await?, 1);
+    check_eq!(app.codes_sent_to(PHONE_A).len(), 1);
+    // Stored as E.164.
+    let user = app.get(&format!("/v2/users/{id}")).send().await;
+    check_eq!(
+        user.ok()?["user"]["human"]["phone"],
+        json!({"phone": PHONE_A})
+    );
+    // returnCode: code in the response.
+    let r = app
+        .post(&path)
+        .json(json!({"phone": PHONE_B, "returnCode": {}}))
+        .send()
+        .await;
+    anyhow::ensure!(r.ok()?["verificationCode"].is_string());
+    check_eq!(app.deliver().await?, 0);
+    // Errors: empty, invalid, isVerified false, two choices, too long.
+    app.post(&path)
+        .json(json!({"phone": ""}))
+        .send()
+        .await
+        .err(400, 3, "PHONE-Zt0NV")?;
+    app.post(&path)
+        .json(json!({"phone": "not a number"}))
+        .send()
+        .await
+        .err(400, 3, "PHONE-so0wa")?;
+    app.post(&path)
+        .json(json!({"phone": PHONE_A, "isVerified": false}))
+        .send()
+        .await
+        .invalid("IsVerified")?;
+    app.post(&path)
+        .json(json!({"phone": PHONE_A, "sendCode": {}, "returnCode": {}}))
+        .send()
+        .await
+        .invalid("only one of")?;
+    app.post(&path)
+        .json(json!({"phone": "1".repeat(201)}))
+        .send()
+        .await
+        .invalid("Phone")?;
+    // None of the refusals changed the user.
+    check_eq!(app.event_types(&id).await?.len(), 6);
+    Ok(())
+}
+
+async fn set_phone_is_verified_needs_permission_even_on_oneself(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    let id = app.human("ada").await?;
+    let own = app.token_for(&id);
+    let r = app
+        .post(&format!("/v2/users/{id}/phone"))
+        .by(&own)
+        .json(json!({"phone": PHONE_A, "isVerified": true}))
+        .send()
+        .await;
+    r.err(403, 7, "AUTH-5mWD2")?;
+    // With a code, self-service needs no role.
+    app.post(&format!("/v2/users/{id}/phone"))
+        .by(&own)
+        .json(json!({"phone": PHONE_A, "returnCode": {}}))
+        .send()
+        .await
+        .ok()?;
+    // An admin may mark it verified.
+    app.post(&format!("/v2/users/{id}/phone"))
+        .json(json!({"phone": PHONE_B, "isVerified": true}))
+        .send()
+        .await
+        .ok()?;
+    let user = app.get(&format!("/v2/users/{id}")).send().await;
+    check_eq!(
+        user.ok()?["user"]["human"]["phone"],
+        json!({"phone": PHONE_B, "isVerified": true})
+    );
+    Ok(())
+}
+
+async fn set_phone_same_number_is_not_changed(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    let (id, _) = app.with_pending_code("ada", PHONE_A).await?;
+    app.post(&format!("/v2/users/{id}/phone"))
+        .json(json!({"phone": "079 123 45 67", "returnCode": {}}))
+        .send()
+        .await
+        .err(400, 9, "COMMAND-Uch5e")?;
+    app.post(&format!("/v2/users/{id}/phone"))
+        .json(json!({"phone": PHONE_A, "isVerified": true}))
+        .send()
+        .await
+        .err(400, 9, "COMMAND-Uch5e")
+}
+
+async fn verify_right_wrong_expired_and_empty(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    let (id, code) = app.with_pending_code("ada", PHONE_A).await?;
+    let path = format!("/v2/users/{id}/phone/verify");
+    app.post(&path)
+        .json(json!({"verificationCode": ""}))
+        .send()
+        .await
+        .err(400, 3, "COMMAND-Fia4a")?;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    app.post(&path)
+        .json(json!({"verificationCode": wrong}))
+        .send()
+        .await
+        .err(400, 3, "COMMAND-eis9R")?;
+    check_eq!(
+        app.event_types(&id).await?.last().map(String::as_str),
+        Some("user.human.phone.verification.failed")
+    );
+    // Expired: the right code after its lifetime answers exactly like a wrong one.
+    app.clock.advance(chrono::Duration::seconds(601));
+    let expired = app
+        .post(&path)
+        .json(json!({"verificationCode": code}))
+        .send()
+        .await;
+    expired.err(400, 3, "COMMAND-eis9R")?;
+    // A fresh code verifies; the code is gone afterwards.
+    let r = app
+        .post(&format!("/v2/users/{id}/phone/resend"))
+        .json(json!({"returnCode": {}}))
+        .send()
+        .await;
+    let fresh = r.ok()?["verificationCode"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    app.post(&path)
+        .json(json!({"verificationCode": fresh}))
+        .send()
+        .await
+        .ok()?;
+    check_eq!(
+        app.event_types(&id).await?.last().map(String::as_str),
+        Some("user.human.phone.verified")
+    );
+    app.post(&path)
+        .json(json!({"verificationCode": fresh}))
+        .send()
+        .await
+        .err(400, 3, "COMMAND-eis9R")?;
+    // Unknown user.
+    app.post("/v2/users/999/phone/verify")
+        .json(json!({"verificationCode": "1"}))
+        .send()
+        .await
+        .err(404, 5, "COMMAND-ieJ2e")?;
+    app.post(&path)
+        .json(json!({"verificationCode": "1".repeat(21)}))
+        .send()
+        .await
+        .invalid("VerificationCode")
+}
+
+async fn verify_needs_no_permission(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    let (id, code) = app.with_pending_code("ada", PHONE_A).await?;
+    let stranger = app.human("stranger").await?;
+    let r = app
+        .post(&format!("/v2/users/{id}/phone/verify"))
+        .by(&app.token_for(&stranger))
+        .json(json!({"verificationCode": code}))
+        .send()
+        .await;
+    r.ok()?;
+    Ok(())
+}
+
+async fn too_many_attempts_kill_the_code_until_a_resend(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    let (id, code) = app.with_pending_code("ada", PHONE_A).await?;
+    let path = format!("/v2/users/{id}/phone/verify");
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for _ in 0..5 {
+        app.post(&path)
+            .json(json!({"verificationCode": wrong}))
+            .send()
+            .await
+            .err(400, 3, "COMMAND-eis9R")?;
+    }
+    let dead = app
+        .post(&path)
+        .json(json!({"verificationCode": code}))
+        .send()
+        .await;
+    dead.err(400, 9, "PHONE-aTt3m")?;
+    anyhow::ensure!(
+        dead.text.contains("Too many attempts, request a new code"),
+        "{}",
+        dead.text
+    );
+    let r = app
+        .post(&format!("/v2/users/{id}/phone/resend"))
+        .json(json!({"returnCode": {}}))
+        .send()
+        .await;
+    let fresh = r.ok()?["verificationCode"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    app.post(&path)
+        .json(json!({"verificationCode": fresh}))
+        .send()
+        .await
+        .ok()?;
+    Ok(())
+}
+
+async fn remove_phone_then_remove_again(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    let (id, _) = app.with_pending_code("ada", PHONE_A).await?;
+    app.delete(&format!("/v2/users/{id}/phone"))
+        .send()
+        .await
+        .ok()?;
+    let user = app.get(&format!("/v2/users/{id}")).send().await;
+    check_eq!(user.ok()?["user"]["human"]["phone"], json!({}));
+    app.delete(&format!("/v2/users/{id}/phone"))
+        .send()
+        .await
+        .err(404, 5, "COMMAND-ieJ2e")?;
+    let nobody = app.human("nobody").await?;
+    app.post(&format!("/v2/users/{id}/phone"))
+        .json(json!({"phone": PHONE_A, "returnCode": {}}))
+        .send()
+        .await
+        .ok()?;
+    app.delete(&format!("/v2/users/{id}/phone"))
+        .by(&app.token_for(&nobody))
+        .send()
+        .await
+        .err(403, 7, "AUTH-5mWD2")?;
+    app.delete(&format!("/v2/users/{id}/phone"))
+        .by(&app.token_for(&id))
+        .send()
+        .await
+        .ok()?;
+    Ok(())
+}
+
+async fn v2beta_paths_behave_as_v2(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    let id = app.human("ada").await?;
+    let r = app
+        .post(&format!("/v2beta/users/{id}/phone"))
+        .json(json!({"phone": PHONE_A, "returnCode": {}}))
+        .send()
+        .await;
+    r.ok()?;
+    let r = app
+        .post(&format!("/v2beta/users/{id}/phone/resend"))
+        .json(json!({"returnCode": {}}))
+        .send()
+        .await;
+    let code = r.ok()?["verificationCode"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    app.post(&format!("/v2beta/users/{id}/phone/verify"))
+        .json(json!({"verificationCode": code}))
+        .send()
+        .await
+        .ok()?;
+    app.post(&format!("/v2beta/users/{id}/phone/resend"))
+        .json(json!({}))
+        .send()
+        .await
+        .err(400, 9, "PHONE-5xrra88eq8")?;
+    app.delete(&format!("/v2beta/users/{id}/phone"))
+        .send()
+        .await
+        .ok()?;
+    Ok(())
+}
+
+async fn details_report_the_last_sequence(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    let id = app.human("ada").await?; // 1: human.added
+    let r = app
+        .post(&format!("/v2/users/{id}/phone"))
+        .json(json!({"phone": PHONE_A, "returnCode": {}}))
+        .send()
+        .await;
+    check_eq!(r.sequence()?, 3); // 2: phone.changed, 3: code.added
+    let details = &r.ok()?["details"];
+    check_eq!(details["resourceOwner"], json!(app.org_id));
+    anyhow::ensure!(
+        details.get("creationDate").is_none(),
+        "creationDate only on create"
+    );
+    let change = details["changeDate"].as_str().unwrap_or_default();
+    anyhow::ensure!(
+        change.starts_with("2026-06-01T09:00:00") && change.ends_with('Z'),
+        "{change}"
+    );
+    let r = app
+        .post(&format!("/v2/users/{id}/phone/resend"))
+        .json(json!({"returnCode": {}}))
+        .send()
+        .await;
+    check_eq!(r.sequence()?, 4);
+    let read = app.get(&format!("/v2/users/{id}")).send().await;
+    check_eq!(read.ok()?["details"]["sequence"], json!("4"));
+    anyhow::ensure!(read.body["details"]["creationDate"].is_string());
+    Ok(())
+}
+
+async fn none_provider_refuses_sends_and_writes_nothing(b: Backend) -> Result<()> {
+    let app = TestApp::spawn_with(&b, "[sms]\nprovider = \"none\"").await?;
+    let (id, _) = app.with_pending_code("ada", PHONE_A).await?;
+    let before = app.event_types(&id).await?;
+    app.post(&format!("/v2/users/{id}/phone/resend"))
+        .json(json!({"sendCode": {}}))
+        .send()
+        .await
+        .err(400, 9, "SMS-n0Pr0v")?;
+    app.post(&format!("/v2/users/{id}/phone"))
+        .json(json!({"phone": PHONE_B}))
+        .send()
+        .await
+        .err(400, 9, "SMS-n0Pr0v")?;
+    app.post("/auth/v1/users/me/phone/_resend_verification")
+        .by(&app.token_for(&id))
+        .send()
+        .await
+        .err(400, 9, "SMS-n0Pr0v")?;
+    check_eq!(app.event_types(&id).await?, before);
+    check_eq!(app.services.store.job_counts().await?.pending, 0);
+    // returnCode needs no provider.
+    app.post(&format!("/v2/users/{id}/phone/resend"))
+        .json(json!({"returnCode": {}}))
+        .send()
+        .await
+        .ok()?;
+    Ok(())
+}

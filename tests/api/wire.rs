@@ -1,0 +1,155 @@
+//! Wire conventions and request-shape errors (spec sections 1 and 3).
+
+use anyhow::Result;
+use serde_json::json;
+
+use crate::check_eq;
+use crate::helpers::{Backend, PHONE_A, TestApp};
+
+pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
+    crate::suite!(wire;
+        unknown_path_and_wrong_method,
+        malformed_json_and_wrong_types_name_the_field,
+        unknown_fields_are_ignored_and_snake_case_is_accepted,
+        oversized_body_is_rejected,
+        openapi_document_is_checked_in_and_complete,
+    )
+}
+
+async fn unknown_path_and_wrong_method(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    let r = app.get("/v2/nothing/here").send().await;
+    check_eq!((r.status, r.body["code"].clone()), (404, json!(5)));
+    let r = app.put("/v2/users/1/phone/resend").send().await;
+    check_eq!((r.status, r.body["code"].clone()), (405, json!(12)));
+    Ok(())
+}
+
+async fn malformed_json_and_wrong_types_name_the_field(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    let id = app.human("ada").await?;
+    let path = format!("/v2/users/{id}/phone");
+    app.post(&path)
+        .raw("{\"phone\": ")
+        .send()
+        .await
+        .invalid("malformed JSON")?;
+    app.post(&path)
+        .json(json!({"phone": 41791234567u64}))
+        .send()
+        .await
+        .invalid("phone")?;
+    app.post(&path)
+        .json(json!({"phone": PHONE_A, "isVerified": "yes"}))
+        .send()
+        .await
+        .invalid("isVerified")?;
+    app.post(&format!("/v2/users/{id}/phone/verify"))
+        .json(json!({"verificationCode": ["1"]}))
+        .send()
+        .await
+        .invalid("verificationCode")?;
+    app.put(&format!("/management/v1/users/{id}/phone"))
+        .json(json!({"phone": PHONE_A, "isPhoneVerified": 1}))
+        .send()
+        .await
+        .invalid("isPhoneVerified")?;
+    app.post(&path)
+        .json(json!([1, 2]))
+        .send()
+        .await
+        .invalid("invalid request body")?;
+    let long_id = "9".repeat(201);
+    app.post(&format!("/v2/users/{long_id}/phone/resend"))
+        .send()
+        .await
+        .invalid("userId")?;
+    // Nothing was written by any of these.
+    check_eq!(app.event_types(&id).await?.len(), 1);
+    Ok(())
+}
+
+async fn unknown_fields_are_ignored_and_snake_case_is_accepted(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    let id = app.human("ada").await?;
+    let r = app
+        .post(&format!("/v2/users/{id}/phone"))
+        .json(json!({"phone": PHONE_A, "return_code": {}, "futureField": {"x": 1}}))
+        .send()
+        .await;
+    let code = r.ok()?["verificationCode"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    app.post(&format!("/v2/users/{id}/phone/verify"))
+        .json(json!({"verification_code": code, "extra": true}))
+        .send()
+        .await
+        .ok()?;
+    // Responses are camelCase, omit false/empty fields, and carry sequences as strings.
+    let r = app
+        .get(&format!("/management/v1/users/{id}/phone"))
+        .send()
+        .await;
+    let body = r.ok()?;
+    check_eq!(
+        body["phone"],
+        json!({"phone": PHONE_A, "isPhoneVerified": true})
+    );
+    anyhow::ensure!(body["details"]["sequence"].is_string());
+    Ok(())
+}
+
+async fn oversized_body_is_rejected(b: Backend) -> Result<()> {
+    let app = TestApp::spawn_with(&b, "[http]\nmax_body_bytes = 1024").await?;
+    let id = app.human("ada").await?;
+    let big = json!({"phone": PHONE_A, "pad": "x".repeat(4096)});
+    let r = app
+        .post(&format!("/v2/users/{id}/phone"))
+        .json(big)
+        .send()
+        .await;
+    check_eq!((r.status, r.body["code"].clone()), (400, json!(3)));
+    check_eq!(app.event_types(&id).await?.len(), 1);
+    Ok(())
+}
+
+async fn openapi_document_is_checked_in_and_complete(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    let served = app.get("/openapi.json").anonymous().send().await;
+    let generated: serde_json::Value =
+        serde_json::from_str(&phoneverify::api::openapi().to_pretty_json()?)?;
+    check_eq!(served.body, generated);
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi/openapi.json");
+    let pretty = phoneverify::api::openapi().to_pretty_json()? + "\n";
+    if std::env::var("UPDATE_OPENAPI").is_ok() {
+        std::fs::write(&file, &pretty)?;
+    }
+    let checked_in = std::fs::read_to_string(&file).unwrap_or_default();
+    anyhow::ensure!(
+        checked_in == pretty,
+        "openapi/openapi.json is stale: run `UPDATE_OPENAPI=1 cargo test --test api openapi` (or `cargo run -- openapi > openapi/openapi.json`)"
+    );
+    let paths = generated["paths"]
+        .as_object()
+        .map(|p| p.keys().cloned().collect::<Vec<_>>())
+        .unwrap_or_default();
+    for p in [
+        "/auth/v1/users/me/phone",
+        "/auth/v1/users/me/phone/_verify",
+        "/auth/v1/users/me/phone/_resend_verification",
+        "/management/v1/users/{userId}/phone",
+        "/management/v1/users/{userId}/phone/_resend_verification",
+        "/v2/users/{userId}/phone",
+        "/v2/users/{userId}/phone/resend",
+        "/v2/users/{userId}/phone/verify",
+    ] {
+        anyhow::ensure!(
+            paths.iter().any(|x| x == p),
+            "{p} missing from the OpenAPI document"
+        );
+    }
+    anyhow::ensure!(generated["components"]["securitySchemes"]["bearer"].is_object());
+    anyhow::ensure!(generated["components"]["schemas"]["ErrorBody"].is_object());
+    Ok(())
+}
