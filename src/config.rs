@@ -137,10 +137,38 @@ pub fn redact_url(url: &str) -> String {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("invalid configuration: {0}")]
+    #[error("invalid configuration: {}", describe(.0))]
     Parse(Box<figment::Error>),
     #[error("invalid configuration: `{key}`: {reason}")]
     Invalid { key: &'static str, reason: String },
+}
+
+/// Each problem as `` `section.key`: what is wrong (where the value came from) ``, keys in the documented
+/// lower-case form whatever case the environment used.
+fn describe(error: &figment::Error) -> String {
+    error
+        .clone()
+        .into_iter()
+        .map(|e| {
+            let key = e
+                .path
+                .iter()
+                .map(|p| p.to_lowercase())
+                .collect::<Vec<_>>()
+                .join(".");
+            let source = e
+                .metadata
+                .as_ref()
+                .map(|m| format!(" (from {})", m.name))
+                .unwrap_or_default();
+            if key.is_empty() {
+                format!("{}{source}", e.kind)
+            } else {
+                format!("`{key}`: {}{source}", e.kind)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
@@ -276,7 +304,7 @@ mod tests {
         let err = Config::from_toml_overrides("[code]\nlength = \"six\"")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("length"), "{err}");
+        assert!(err.contains("`code.length`"), "{err}");
         let err = Config::from_toml_overrides("[code]\nlength = 2")
             .unwrap_err()
             .to_string();
