@@ -39,6 +39,9 @@ pub enum Command {
         #[arg(long)]
         ttl: Option<i64>,
     },
+    /// Rebuild every projection (users, orgs, memberships) from the event log. Safe while servers run:
+    /// writers wait for it.
+    Rebuild,
     /// Print the OpenAPI document.
     Openapi,
 }
@@ -72,6 +75,13 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             };
             services.store.close().await;
             println!("{}", result?);
+            Ok(())
+        }
+        Command::Rebuild => {
+            let services = crate::build_services(config, Arc::new(SystemClock)).await?;
+            let result = services.rebuild_projections().await;
+            services.store.close().await;
+            println!("rebuilt all projections from {} events", result?);
             Ok(())
         }
         Command::Openapi => {

@@ -9,6 +9,7 @@ pub mod ids;
 pub mod org;
 pub mod permission;
 pub mod phone;
+pub mod projection;
 pub mod user;
 
 pub use error::DomainError;

@@ -240,6 +240,14 @@ impl Services {
         self.require(caller, permission, &user.org_id).await
     }
 
+    /// Rebuilds every projection from the event log; returns how many events were folded.
+    pub async fn rebuild_projections(&self) -> Result<usize> {
+        let fold = |events: &[crate::domain::events::StoredEvent]| {
+            crate::domain::projection::fold(events).map_err(|e| e.to_string())
+        };
+        Ok(self.store.rebuild_projections(&fold).await?)
+    }
+
     pub fn mint_token(&self, user_id: &str, ttl: Duration) -> Result<String> {
         let now = self.clock.now();
         Ok(self.tokens.mint(user_id, &self.ids.next(now), now, ttl)?)

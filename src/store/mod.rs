@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::events::{NewEvent, StoredEvent};
 use crate::domain::org::{Membership, Org};
+pub use crate::domain::projection::{InstanceInfo, Projections};
 use crate::domain::user::User;
 
 pub use postgres::PgStore;
@@ -51,13 +52,6 @@ fn is_unavailable_code(code: Option<&str>) -> bool {
         Some(c) => c.starts_with("08") || c.starts_with("57P"),
         None => false,
     }
-}
-
-/// The bootstrap facts of this installation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InstanceInfo {
-    pub default_org_id: String,
-    pub admin_user_id: String,
 }
 
 /// A delivery job to write with the event that announces its code.
@@ -171,10 +165,18 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
     ) -> Result<Vec<SmsJob>, StoreError>;
     async fn job_counts(&self) -> Result<JobCounts, StoreError>;
+    /// Every projection as stored now (users, orgs, memberships, instance), sorted.
+    async fn projections(&self) -> Result<Projections, StoreError>;
+    /// Rebuilds every projection from the event log in one transaction that keeps writers out, so it is safe
+    /// while servers run. Returns the number of events read.
+    async fn rebuild_projections(&self, fold: &RebuildFold) -> Result<usize, StoreError>;
     /// When the next pending job is due, if any.
     async fn next_job_due(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
     async fn close(&self);
 }
+
+/// Turns the whole event log (in position order) into projections.
+pub type RebuildFold = dyn Fn(&[StoredEvent]) -> Result<Projections, String> + Send + Sync;
 
 /// Picks the backend from the URL scheme and applies its migrations.
 pub async fn connect(

@@ -41,5 +41,6 @@ store_impl!(
     Postgres,
     "BEGIN",
     "UPDATE sms_jobs SET locked_until = $1 WHERE id IN (SELECT id FROM sms_jobs WHERE state = 'pending' \
-     AND next_attempt_at <= $2 AND locked_until <= $2 ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)"
+     AND next_attempt_at <= $2 AND locked_until <= $2 ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)",
+    "LOCK TABLE events IN EXCLUSIVE MODE"
 );

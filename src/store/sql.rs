@@ -263,9 +263,99 @@ impl From<JobRow> for SmsJob {
 }
 
 /// Implements `Store` for `$store` (which has a `pool: sqlx::Pool<$db>`), opening write transactions with
-/// `$begin` and leasing jobs with the `$claim` statement.
+/// `$begin`, leasing jobs with the `$claim` statement, and keeping appends out during a rebuild with
+/// `$lock_events` (empty where `$begin` already excludes other writers).
 macro_rules! store_impl {
-    ($store:ty, $db:ty, $begin:expr, $claim:expr) => {
+    ($store:ty, $db:ty, $begin:expr, $claim:expr, $lock_events:expr) => {
+        impl $store {
+            async fn upsert_user(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                u: &$crate::domain::user::User,
+            ) -> Result<(), $crate::store::StoreError> {
+                let r = $crate::store::sql::UserRow::from_user(u);
+                sqlx::query($crate::store::sql::UPSERT_USER)
+                    .bind(r.id)
+                    .bind(r.org_id)
+                    .bind(r.username)
+                    .bind(r.state)
+                    .bind(r.kind)
+                    .bind(r.given_name)
+                    .bind(r.family_name)
+                    .bind(r.display_name)
+                    .bind(r.nick_name)
+                    .bind(r.preferred_language)
+                    .bind(r.email)
+                    .bind(r.email_verified)
+                    .bind(r.machine_name)
+                    .bind(r.machine_description)
+                    .bind(r.phone)
+                    .bind(r.phone_verified)
+                    .bind(r.code_sequence)
+                    .bind(r.code_hash)
+                    .bind(r.code_created_at)
+                    .bind(r.code_expires_at)
+                    .bind(r.code_attempts)
+                    .bind(r.code_delivery)
+                    .bind(r.sequence)
+                    .bind(r.created_at)
+                    .bind(r.changed_at)
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            }
+
+            async fn upsert_org(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                o: &$crate::domain::org::Org,
+            ) -> Result<(), $crate::store::StoreError> {
+                use $crate::store::micros;
+                sqlx::query(
+                    "INSERT INTO orgs (id, name, sequence, created_at, changed_at) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, sequence = excluded.sequence, \
+                     changed_at = excluded.changed_at",
+                )
+                .bind(&o.id)
+                .bind(&o.name)
+                .bind(o.sequence)
+                .bind(micros(o.created_at))
+                .bind(micros(o.changed_at))
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+
+            async fn upsert_membership(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                m: &$crate::domain::org::Membership,
+            ) -> Result<(), $crate::store::StoreError> {
+                let roles = serde_json::to_string(&m.roles)
+                    .map_err(|e| $crate::store::StoreError::Internal(e.to_string()))?;
+                sqlx::query(
+                    "INSERT INTO memberships (user_id, scope, roles) VALUES ($1, $2, $3) \
+                     ON CONFLICT (user_id, scope) DO UPDATE SET roles = excluded.roles",
+                )
+                .bind(&m.user_id)
+                .bind(m.scope.key())
+                .bind(roles)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+
+            async fn insert_instance(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                i: &$crate::store::InstanceInfo,
+            ) -> Result<(), $crate::store::StoreError> {
+                sqlx::query("INSERT INTO instance (id, default_org_id, admin_user_id) VALUES ($1, $2, $3)")
+                    .bind($crate::domain::events::INSTANCE_ID)
+                    .bind(&i.default_org_id)
+                    .bind(&i.admin_user_id)
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::store::Store for $store {
             fn backend(&self) -> &'static str {
@@ -365,70 +455,16 @@ macro_rules! store_impl {
                     .await?;
                 }
                 for u in &commit.users {
-                    let r = $crate::store::sql::UserRow::from_user(u);
-                    sqlx::query($crate::store::sql::UPSERT_USER)
-                        .bind(r.id)
-                        .bind(r.org_id)
-                        .bind(r.username)
-                        .bind(r.state)
-                        .bind(r.kind)
-                        .bind(r.given_name)
-                        .bind(r.family_name)
-                        .bind(r.display_name)
-                        .bind(r.nick_name)
-                        .bind(r.preferred_language)
-                        .bind(r.email)
-                        .bind(r.email_verified)
-                        .bind(r.machine_name)
-                        .bind(r.machine_description)
-                        .bind(r.phone)
-                        .bind(r.phone_verified)
-                        .bind(r.code_sequence)
-                        .bind(r.code_hash)
-                        .bind(r.code_created_at)
-                        .bind(r.code_expires_at)
-                        .bind(r.code_attempts)
-                        .bind(r.code_delivery)
-                        .bind(r.sequence)
-                        .bind(r.created_at)
-                        .bind(r.changed_at)
-                        .execute(&mut *tx)
-                        .await?;
+                    Self::upsert_user(&mut tx, u).await?;
                 }
                 for o in &commit.orgs {
-                    sqlx::query(
-                        "INSERT INTO orgs (id, name, sequence, created_at, changed_at) VALUES ($1, $2, $3, $4, $5) \
-                         ON CONFLICT (id) DO UPDATE SET name = excluded.name, sequence = excluded.sequence, \
-                         changed_at = excluded.changed_at",
-                    )
-                    .bind(&o.id)
-                    .bind(&o.name)
-                    .bind(o.sequence)
-                    .bind(micros(o.created_at))
-                    .bind(micros(o.changed_at))
-                    .execute(&mut *tx)
-                    .await?;
+                    Self::upsert_org(&mut tx, o).await?;
                 }
                 for m in &commit.memberships {
-                    let roles = serde_json::to_string(&m.roles)
-                        .map_err(|e| $crate::store::StoreError::Internal(e.to_string()))?;
-                    sqlx::query(
-                        "INSERT INTO memberships (user_id, scope, roles) VALUES ($1, $2, $3) \
-                         ON CONFLICT (user_id, scope) DO UPDATE SET roles = excluded.roles",
-                    )
-                    .bind(&m.user_id)
-                    .bind(m.scope.key())
-                    .bind(roles)
-                    .execute(&mut *tx)
-                    .await?;
+                    Self::upsert_membership(&mut tx, m).await?;
                 }
                 if let Some(i) = &commit.instance {
-                    sqlx::query("INSERT INTO instance (id, default_org_id, admin_user_id) VALUES ($1, $2, $3)")
-                        .bind($crate::domain::events::INSTANCE_ID)
-                        .bind(&i.default_org_id)
-                        .bind(&i.admin_user_id)
-                        .execute(&mut *tx)
-                        .await?;
+                    Self::insert_instance(&mut tx, i).await?;
                 }
                 for j in &commit.jobs {
                     sqlx::query(
@@ -551,6 +587,65 @@ macro_rules! store_impl {
                 .fetch_one(&self.pool)
                 .await?;
                 Ok(row.0.map($crate::store::from_micros))
+            }
+
+            async fn projections(&self) -> Result<$crate::store::Projections, $crate::store::StoreError> {
+                let sql = format!("SELECT {} FROM users", $crate::store::sql::USER_COLUMNS);
+                let users: Vec<$crate::store::sql::UserRow> = sqlx::query_as(&sql).fetch_all(&self.pool).await?;
+                let orgs: Vec<$crate::store::sql::OrgRow> =
+                    sqlx::query_as("SELECT id, name, sequence, created_at, changed_at FROM orgs")
+                        .fetch_all(&self.pool)
+                        .await?;
+                let memberships: Vec<$crate::store::sql::MembershipRow> =
+                    sqlx::query_as("SELECT user_id, scope, roles FROM memberships").fetch_all(&self.pool).await?;
+                Ok($crate::store::Projections {
+                    instance: $crate::store::Store::instance(self).await?,
+                    orgs: orgs.into_iter().map(Into::into).collect(),
+                    users: users
+                        .into_iter()
+                        .map($crate::store::sql::UserRow::into_user)
+                        .collect::<Result<_, _>>()?,
+                    memberships: memberships
+                        .into_iter()
+                        .map($crate::store::sql::MembershipRow::into_membership)
+                        .collect::<Result<_, _>>()?,
+                }
+                .sorted())
+            }
+
+            async fn rebuild_projections(
+                &self,
+                fold: &$crate::store::RebuildFold,
+            ) -> Result<usize, $crate::store::StoreError> {
+                let mut tx = self.pool.begin_with($begin).await?;
+                let lock: &str = $lock_events;
+                if !lock.is_empty() {
+                    sqlx::query(lock).execute(&mut *tx).await?;
+                }
+                let sql = format!("SELECT {} FROM events ORDER BY position", $crate::store::sql::EVENT_COLUMNS);
+                let rows: Vec<$crate::store::sql::EventRow> = sqlx::query_as(&sql).fetch_all(&mut *tx).await?;
+                let events = rows
+                    .into_iter()
+                    .map($crate::store::sql::EventRow::into_event)
+                    .collect::<Result<Vec<_>, _>>()?;
+                let projections = fold(&events).map_err($crate::store::StoreError::Internal)?;
+                for table in ["users", "orgs", "memberships", "instance"] {
+                    sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
+                }
+                if let Some(i) = &projections.instance {
+                    Self::insert_instance(&mut tx, i).await?;
+                }
+                for o in &projections.orgs {
+                    Self::upsert_org(&mut tx, o).await?;
+                }
+                for u in &projections.users {
+                    Self::upsert_user(&mut tx, u).await?;
+                }
+                for m in &projections.memberships {
+                    Self::upsert_membership(&mut tx, m).await?;
+                }
+                tx.commit().await?;
+                Ok(events.len())
             }
 
             async fn close(&self) {

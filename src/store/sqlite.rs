@@ -50,5 +50,6 @@ store_impl!(
     Sqlite,
     "BEGIN IMMEDIATE",
     "UPDATE sms_jobs SET locked_until = $1 WHERE id IN (SELECT id FROM sms_jobs WHERE state = 'pending' \
-     AND next_attempt_at <= $2 AND locked_until <= $2 ORDER BY next_attempt_at LIMIT $3)"
+     AND next_attempt_at <= $2 AND locked_until <= $2 ORDER BY next_attempt_at LIMIT $3)",
+    ""
 );
