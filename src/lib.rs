@@ -45,10 +45,9 @@ pub async fn build_services(
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Arc<Services>> {
     let url = config.database_url();
-    if url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
-    }
+    // Whatever the database, data_dir holds the admin token file.
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
     let store = store::connect(
         &url,
         config.database.max_connections,

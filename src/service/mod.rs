@@ -29,7 +29,17 @@ pub use phone::{SetPhoneV2, Target};
 pub use users::{NewHuman, NewHumanPhone, NewMachine};
 
 /// How often a command reloads and decides again after another writer got to the same user first.
-const MAX_CONFLICT_RETRIES: usize = 5;
+const MAX_CONFLICT_RETRIES: usize = 10;
+
+/// A short random pause before retrying after a conflict, growing with each attempt, so that writers
+/// racing for the same user do not collide again in lockstep.
+pub async fn pause_after_conflict(attempt: usize) {
+    let ceiling_ms = 1u64 << attempt.min(6);
+    tokio::time::sleep(std::time::Duration::from_millis(rand::random_range(
+        0..=ceiling_ms,
+    )))
+    .await;
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -282,7 +292,7 @@ impl Services {
         decide: impl Fn(&User) -> Result<Plan<T>>,
     ) -> Result<(Written, T)> {
         let mut loaded = loaded;
-        for _ in 0..MAX_CONFLICT_RETRIES {
+        for attempt in 0..MAX_CONFLICT_RETRIES {
             // The first round may use the state the caller already loaded for its checks.
             let user = match loaded.take() {
                 Some(user) => user,
@@ -305,7 +315,7 @@ impl Services {
                     let value = plan.outcome?;
                     return Ok((written, value));
                 }
-                Err(ServiceError::Aborted) => continue,
+                Err(ServiceError::Aborted) => pause_after_conflict(attempt).await,
                 Err(e) => return Err(e),
             }
         }

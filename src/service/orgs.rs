@@ -130,7 +130,7 @@ impl Services {
         let scope = Scope::Org(org_id.clone());
         let roles = validate_roles(roles, &scope, |r| self.roles.is_known_role(r))?;
         self.member_candidate(user_id).await?;
-        for _ in 0..super::MAX_CONFLICT_RETRIES {
+        for attempt in 0..super::MAX_CONFLICT_RETRIES {
             if self
                 .store
                 .memberships(user_id)
@@ -165,7 +165,9 @@ impl Services {
             };
             match self.store.commit(commit).await {
                 Ok(()) => return Ok(org),
-                Err(crate::store::StoreError::Conflict) => continue,
+                Err(crate::store::StoreError::Conflict) => {
+                    super::pause_after_conflict(attempt).await
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -183,7 +185,7 @@ impl Services {
             .await?;
         let roles = validate_roles(roles, &Scope::Iam, |r| self.roles.is_known_role(r))?;
         self.member_candidate(user_id).await?;
-        for _ in 0..super::MAX_CONFLICT_RETRIES {
+        for attempt in 0..super::MAX_CONFLICT_RETRIES {
             if self
                 .store
                 .memberships(user_id)
@@ -217,7 +219,9 @@ impl Services {
             };
             match self.store.commit(commit).await {
                 Ok(()) => return Ok((sequence, now)),
-                Err(crate::store::StoreError::Conflict) => continue,
+                Err(crate::store::StoreError::Conflict) => {
+                    super::pause_after_conflict(attempt).await
+                }
                 Err(e) => return Err(e.into()),
             }
         }

@@ -127,7 +127,7 @@ impl Services {
             sms,
             outcome: Ok(()),
         };
-        for _ in 0..super::MAX_CONFLICT_RETRIES {
+        for attempt in 0..super::MAX_CONFLICT_RETRIES {
             if self.store.username_taken(&username).await? {
                 return Err(DomainError::UsernameTaken.into());
             }
@@ -141,6 +141,7 @@ impl Services {
                     if self.store.user(&user_id).await?.is_some() {
                         return Err(DomainError::UserIdTaken.into());
                     }
+                    super::pause_after_conflict(attempt).await;
                 }
                 Err(e) => return Err(e),
             }
@@ -179,7 +180,7 @@ impl Services {
             })],
             (),
         );
-        for _ in 0..super::MAX_CONFLICT_RETRIES {
+        for attempt in 0..super::MAX_CONFLICT_RETRIES {
             if self.store.username_taken(&username).await? {
                 return Err(DomainError::UsernameTaken.into());
             }
@@ -192,6 +193,7 @@ impl Services {
                     if self.store.user(&user_id).await?.is_some() {
                         return Err(DomainError::UserIdTaken.into());
                     }
+                    super::pause_after_conflict(attempt).await;
                 }
                 Err(e) => return Err(e),
             }

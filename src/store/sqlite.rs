@@ -30,17 +30,42 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
+        // Processes sharing one file take turns on a file lock while they open it (the switch to WAL needs the
+        // file to themselves) and migrate it (sqlx locks migrations only on Postgres).
+        let lock = migration_lock(options_path(url).as_deref())?;
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(acquire_timeout)
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::Internal(format!("migration failed: {e}")))?;
+        let migrated = sqlx::migrate!("./migrations/sqlite").run(&pool).await;
+        drop(lock);
+        migrated.map_err(|e| StoreError::Internal(format!("migration failed: {e}")))?;
         Ok(Self { pool })
     }
+}
+
+/// The database file of a `sqlite:` URL, if it names one (not `:memory:`).
+fn options_path(url: &str) -> Option<std::path::PathBuf> {
+    let options = SqliteConnectOptions::from_str(url).ok()?;
+    let path = options.get_filename();
+    (!path.as_os_str().is_empty() && path.as_os_str() != ":memory:").then(|| path.to_path_buf())
+}
+
+/// An exclusive lock on `<db>.migrate.lock`, held while the file is opened and migrated; released when dropped.
+fn migration_lock(db: Option<&std::path::Path>) -> Result<Option<std::fs::File>, StoreError> {
+    let Some(db) = db else { return Ok(None) };
+    let mut name = db.as_os_str().to_owned();
+    name.push(".migrate.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&name)
+        .map_err(|e| StoreError::Internal(format!("cannot open migration lock: {e}")))?;
+    file.lock()
+        .map_err(|e| StoreError::Internal(format!("cannot take migration lock: {e}")))?;
+    Ok(Some(file))
 }
 
 // Writers take SQLite's write lock up front: a deferred transaction that reads first could not upgrade

@@ -3,12 +3,16 @@
 //! create databases) and are reported as ignored without it.
 
 mod helpers;
+#[path = "../support/server.rs"]
+mod server;
 
 mod auth;
 mod delivery;
 mod lifecycle;
+mod multiprocess;
 mod phone_v1;
 mod phone_v2;
+mod providers;
 mod users;
 mod wire;
 
@@ -36,6 +40,8 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
     tests.extend(wire::tests());
     tests.extend(delivery::tests());
     tests.extend(lifecycle::tests());
+    tests.extend(providers::tests());
+    tests.extend(multiprocess::tests());
     tests
 }
 

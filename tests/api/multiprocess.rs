@@ -1,0 +1,157 @@
+//! Two server processes on one database, hammering resend for the same users: no duplicate or missing
+//! sequence, no lost event, no conflict left to the client, and no SMS job sent twice.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use serde_json::json;
+
+use crate::check_eq;
+use crate::helpers::Backend;
+use crate::server::Server;
+
+pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
+    crate::suite!(multiprocess; two_processes_hammering_resend_stay_consistent)
+}
+
+const USERS: usize = 4;
+const THREADS: usize = 6;
+const REQUESTS_PER_THREAD: usize = 20;
+
+async fn two_processes_hammering_resend_stay_consistent(b: Backend) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let url = b
+        .url()
+        .unwrap_or_else(|| format!("sqlite://{}/shared.db", dir.path().display()));
+    // Both start at once: they race for the bootstrap and the key material, and must agree.
+    let (p1, p2) = {
+        let env = [("PHONEVERIFY_DATABASE_URL", url.as_str())];
+        std::thread::scope(|s| {
+            let a = s.spawn(|| Server::start(&dir.path().join("p1"), &env));
+            let b = s.spawn(|| Server::start(&dir.path().join("p2"), &env));
+            (a.join(), b.join())
+        })
+    };
+    let (p1, p2) = (
+        p1.map_err(|_| anyhow::anyhow!("p1 failed"))?,
+        p2.map_err(|_| anyhow::anyhow!("p2 failed"))?,
+    );
+    let token = std::fs::read_to_string(dir.path().join("p1/data/admin.token"))?
+        .trim()
+        .to_owned();
+    let token2 = std::fs::read_to_string(dir.path().join("p2/data/admin.token"))?
+        .trim()
+        .to_owned();
+    check_eq!(server_subject(&token), server_subject(&token2));
+    check_eq!(
+        p2.http("GET", "/auth/v1/users/me", Some(&token), None).0,
+        200
+    );
+
+    let mut users = Vec::new();
+    for i in 0..USERS {
+        let (status, body) = p1.http("POST", "/v2/users/human", Some(&token), Some(json!({
+            "username": format!("u{i}"), "profile": {"givenName": "G", "familyName": "F"},
+            "email": {"email": format!("u{i}@x.ch")}, "phone": {"phone": format!("+4179123450{i}"), "returnCode": {}}
+        })));
+        check_eq!(status, 200);
+        users.push(body["userId"].as_str().context("userId")?.to_owned());
+    }
+
+    let servers = Arc::new([p1, p2]);
+    let users = Arc::new(users);
+    let handles: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (servers, users, token) = (servers.clone(), users.clone(), token.clone());
+            std::thread::spawn(move || {
+                let mut statuses = Vec::new();
+                for r in 0..REQUESTS_PER_THREAD {
+                    let server = &servers[(t + r) % 2];
+                    let user = &users[(t * 7 + r) % USERS];
+                    let path = format!("/v2/users/{user}/phone/resend");
+                    let (status, _) =
+                        server.http("POST", &path, Some(&token), Some(json!({"sendCode": {}})));
+                    statuses.push((user.clone(), status));
+                }
+                statuses
+            })
+        })
+        .collect();
+    let mut accepted: BTreeMap<String, usize> = BTreeMap::new();
+    for h in handles {
+        for (user, status) in h
+            .join()
+            .map_err(|_| anyhow::anyhow!("client thread panicked"))?
+        {
+            if status != 200 {
+                let logs: String = servers.iter().map(|s| s.log_text()).collect();
+                let interesting: Vec<&str> = logs
+                    .lines()
+                    .filter(|l| l.contains("WARN") || l.contains("ERROR") || l.contains("unique"))
+                    .collect();
+                anyhow::bail!(
+                    "a resend answered {status}; server warnings:\n{}",
+                    interesting.join("\n")
+                );
+            }
+            *accepted.entry(user).or_default() += 1;
+        }
+    }
+
+    // Let both workers drain the outbox.
+    let store = phoneverify::store::connect(&url, 2, Duration::from_secs(5)).await?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while store.job_counts().await?.pending > 0 {
+        anyhow::ensure!(Instant::now() < deadline, "jobs still pending after 60 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let mut sent_events = 0;
+    for user in users.iter() {
+        let events = store.events(user).await?;
+        let sequences: Vec<i64> = events.iter().map(|e| e.sequence).collect();
+        check_eq!(sequences, (1..=events.len() as i64).collect::<Vec<_>>());
+        let added = events
+            .iter()
+            .filter(|e| e.event_type == "user.human.phone.code.added")
+            .count();
+        check_eq!(added, 1 + accepted.get(user).copied().unwrap_or(0));
+        let mut sent: Vec<i64> = events
+            .iter()
+            .filter(|e| e.event_type == "user.human.phone.code.sent")
+            .filter_map(|e| e.payload.as_ref().and_then(|p| p["codeSequence"].as_i64()))
+            .collect();
+        let n = sent.len();
+        sent.sort_unstable();
+        sent.dedup();
+        check_eq!(sent.len(), n); // no code was sent twice
+        anyhow::ensure!(n >= 1, "the user's latest code was delivered");
+        sent_events += n;
+    }
+    let counts = store.job_counts().await?;
+    check_eq!(counts.sent as usize, sent_events);
+    check_eq!(
+        (counts.sent + counts.dropped) as usize,
+        THREADS * REQUESTS_PER_THREAD
+    );
+    store.close().await;
+
+    let servers = Arc::try_unwrap(servers).map_err(|_| anyhow::anyhow!("servers still shared"))?;
+    let mut sms_lines = 0;
+    for server in servers {
+        let (status, log) = server.terminate();
+        anyhow::ensure!(status.success(), "exit {status:?}");
+        sms_lines += log
+            .lines()
+            .filter(|l| l.contains("SMS (log provider)"))
+            .count();
+    }
+    check_eq!(sms_lines, sent_events);
+    Ok(())
+}
+
+fn server_subject(token: &str) -> String {
+    crate::server::subject_of(token)
+}

@@ -1,0 +1,144 @@
+//! Runs the real binary on a free loopback port and talks to it with a tiny std-only HTTP client.
+//! Shared by the test binaries that need a whole process (`#[path]`-included).
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::Value;
+
+pub fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_phoneverify"));
+    // Start from a clean slate: nothing from the developer's shell leaks into the settings.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("PHONEVERIFY_") {
+            c.env_remove(k);
+        }
+    }
+    c.env("RUST_LOG", "info,phoneverify::store=debug");
+    c
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
+
+pub struct Server {
+    child: Child,
+    pub port: u16,
+    log: PathBuf,
+}
+
+impl Server {
+    pub fn start(dir: &Path, env: &[(&str, &str)]) -> Server {
+        let port = free_port();
+        let log = dir.join(format!("server-{port}.log"));
+        std::fs::create_dir_all(dir).unwrap();
+        let mut cmd = bin();
+        cmd.current_dir(dir)
+            .env("PHONEVERIFY_LISTEN", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().unwrap();
+        let server = Server { child, port, log };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok((200, _)) = server.try_http("GET", "/healthz", None, None) {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("server did not come up: {}", server.log_text());
+    }
+
+    pub fn try_http(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> std::io::Result<(u16, Value)> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let auth = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )?;
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw)?;
+        let status = raw
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let (head, rest) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+        // Small bodies come chunked or with a length; take the JSON object in either case.
+        let json_text = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            rest.lines()
+                .filter(|l| l.starts_with('{') || l.starts_with('['))
+                .collect::<String>()
+        } else {
+            rest.to_owned()
+        };
+        Ok((
+            status,
+            serde_json::from_str(&json_text).unwrap_or(Value::Null),
+        ))
+    }
+
+    pub fn http(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        self.try_http(method, path, token, body.as_ref()).unwrap()
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM, then the exit status.
+    pub fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status, self.log_text());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server did not stop after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+pub fn subject_of(token: &str) -> String {
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    claims["sub"].as_str().unwrap().to_owned()
+}
