@@ -13,6 +13,7 @@ mod multiprocess;
 mod phone_v1;
 mod phone_v2;
 mod providers;
+mod store_contract;
 mod users;
 mod wire;
 
@@ -42,6 +43,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
     tests.extend(lifecycle::tests());
     tests.extend(providers::tests());
     tests.extend(multiprocess::tests());
+    tests.extend(store_contract::tests());
     tests
 }
 

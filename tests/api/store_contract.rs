@@ -1,0 +1,265 @@
+//! The `Store` trait's contract, checked directly on each backend: what the service relies on.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use chrono::{Duration, TimeZone, Utc};
+use phoneverify::domain::events::{AGGREGATE_USER, NewEvent};
+use phoneverify::domain::org::{Membership, Scope};
+use phoneverify::domain::user::{Delivery, Human, PendingCode, Phone, User, UserKind, UserState};
+use phoneverify::store::{Commit, JobState, JobUpdate, NewSmsJob, Store, StoreError};
+use serde_json::json;
+
+use crate::check_eq;
+use crate::helpers::{Backend, TestApp};
+
+pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
+    crate::suite!(store_contract;
+        a_user_round_trips_without_loss,
+        a_duplicate_sequence_is_a_conflict_and_writes_nothing,
+        secrets_keep_the_first_value,
+        a_leased_job_is_invisible_until_its_lease_ends,
+        names_are_unique_case_insensitively_while_in_use,
+    )
+}
+
+fn t(secs: i64) -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 7, 1, 8, 0, 0)
+        .single()
+        .unwrap_or_default()
+        + Duration::seconds(secs)
+        + Duration::microseconds(123_456)
+}
+
+fn user(id: &str, username: &str, sequence: i64) -> User {
+    User {
+        id: id.into(),
+        org_id: "org-1".into(),
+        username: username.into(),
+        state: UserState::Active,
+        kind: UserKind::Human(Human {
+            given_name: "Ada".into(),
+            family_name: "Lovelace".into(),
+            display_name: "Ada L.".into(),
+            nick_name: "countess".into(),
+            preferred_language: "de".into(),
+            email: "ada@example.com".into(),
+            email_verified: true,
+            phone: Some(Phone {
+                number: "+41791234567".into(),
+                verified: false,
+                code: Some(PendingCode {
+                    sequence,
+                    hash: "aGFzaA".into(),
+                    created_at: t(1),
+                    expires_at: t(601),
+                    attempts: 3,
+                    delivery: Delivery::Sent,
+                }),
+            }),
+        }),
+        sequence,
+        created_at: t(0),
+        changed_at: t(1),
+    }
+}
+
+fn event(id: &str, sequence: i64) -> NewEvent {
+    NewEvent {
+        aggregate_type: AGGREGATE_USER,
+        aggregate_id: id.into(),
+        sequence,
+        event_type: "user.human.phone.verification.failed".into(),
+        payload: Some(json!({"k": "v"})),
+        resource_owner: "org-1".into(),
+        creator: "tester".into(),
+        created_at: t(sequence),
+    }
+}
+
+async fn store(b: &Backend) -> Result<(TestApp, Arc<dyn Store>)> {
+    let app = TestApp::spawn(b).await?;
+    let store = app.services.store.clone();
+    Ok((app, store))
+}
+
+async fn a_user_round_trips_without_loss(b: Backend) -> Result<()> {
+    let (_app, store) = store(&b).await?;
+    let u = user("u-1", "ada", 2);
+    let membership = Membership {
+        user_id: "u-1".into(),
+        scope: Scope::Org("org-1".into()),
+        roles: vec!["ORG_OWNER".into()],
+    };
+    store
+        .commit(Commit {
+            events: vec![event("u-1", 1), event("u-1", 2)],
+            users: vec![u.clone()],
+            memberships: vec![membership.clone()],
+            ..Commit::default()
+        })
+        .await?;
+    check_eq!(store.user("u-1").await?, Some(u));
+    check_eq!(store.memberships("u-1").await?, vec![membership]);
+    check_eq!(store.last_sequence("u-1").await?, 2);
+    let events = store.events("u-1").await?;
+    check_eq!(
+        events.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    check_eq!(events[0].payload, Some(json!({"k": "v"})));
+    check_eq!(events[0].created_at, t(1));
+    anyhow::ensure!(events[0].position < events[1].position, "positions grow");
+    check_eq!(store.user("nobody").await?, None);
+    Ok(())
+}
+
+async fn a_duplicate_sequence_is_a_conflict_and_writes_nothing(b: Backend) -> Result<()> {
+    let (_app, store) = store(&b).await?;
+    store
+        .commit(Commit {
+            events: vec![event("u-2", 1)],
+            users: vec![user("u-2", "bea", 1)],
+            ..Commit::default()
+        })
+        .await?;
+    // A second writer that read the same state: its event 2 would be fine, its event 1 collides.
+    let stale = Commit {
+        events: vec![event("u-2", 2), event("u-2", 1)],
+        users: vec![user("u-2", "bea-renamed", 2)],
+        jobs: vec![NewSmsJob {
+            id: "job-x".into(),
+            user_id: "u-2".into(),
+            code_sequence: 2,
+            phone: "+41791234567".into(),
+            encrypted_code: "sealed".into(),
+            language: String::new(),
+            expires_at: t(600),
+            created_at: t(2),
+        }],
+        ..Commit::default()
+    };
+    let result = store.commit(stale).await;
+    anyhow::ensure!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
+    check_eq!(store.last_sequence("u-2").await?, 1);
+    check_eq!(
+        store.user("u-2").await?.map(|u| u.username),
+        Some("bea".to_string())
+    );
+    check_eq!(store.job_counts().await?.pending, 0);
+    Ok(())
+}
+
+async fn secrets_keep_the_first_value(b: Backend) -> Result<()> {
+    let (_app, store) = store(&b).await?;
+    check_eq!(store.secret("k", "first", t(0)).await?, "first".to_string());
+    check_eq!(
+        store.secret("k", "second", t(1)).await?,
+        "first".to_string()
+    );
+    Ok(())
+}
+
+async fn a_leased_job_is_invisible_until_its_lease_ends(b: Backend) -> Result<()> {
+    let (_app, store) = store(&b).await?;
+    let job = |id: &str, at: i64| NewSmsJob {
+        id: id.into(),
+        user_id: "u-3".into(),
+        code_sequence: 1,
+        phone: "+41791234567".into(),
+        encrypted_code: "sealed".into(),
+        language: "en".into(),
+        expires_at: t(600),
+        created_at: t(at),
+    };
+    store
+        .commit(Commit {
+            jobs: vec![job("j-1", 0), job("j-2", 5)],
+            ..Commit::default()
+        })
+        .await?;
+    check_eq!(store.next_job_due().await?, Some(t(0)));
+    // Only j-1 is due at t(1).
+    let first = store.claim_jobs(t(1), t(61), 10).await?;
+    check_eq!(
+        first.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(),
+        vec!["j-1"]
+    );
+    check_eq!(first[0].attempts, 0);
+    // A second worker sees j-2 once due, but not the leased j-1.
+    let second = store.claim_jobs(t(10), t(70), 10).await?;
+    check_eq!(
+        second.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(),
+        vec!["j-2"]
+    );
+    check_eq!(store.claim_jobs(t(30), t(90), 10).await?.len(), 0);
+    // A lease that ran out (its holder died) makes the job available again.
+    check_eq!(store.claim_jobs(t(62), t(120), 10).await?.len(), 1);
+    // Settled jobs are never claimed again.
+    let done = JobUpdate {
+        id: "j-2".into(),
+        state: JobState::Sent,
+        attempts: 1,
+        next_attempt_at: t(63),
+        last_error: None,
+        updated_at: t(63),
+    };
+    store
+        .commit(Commit {
+            job_updates: vec![done],
+            ..Commit::default()
+        })
+        .await?;
+    check_eq!(
+        store
+            .claim_jobs(t(500), t(560), 10)
+            .await?
+            .iter()
+            .map(|j| j.id.clone())
+            .collect::<Vec<_>>(),
+        vec!["j-1".to_string()]
+    );
+    let counts = store.job_counts().await?;
+    check_eq!((counts.pending, counts.sent), (1, 1));
+    Ok(())
+}
+
+async fn names_are_unique_case_insensitively_while_in_use(b: Backend) -> Result<()> {
+    let (_app, store) = store(&b).await?;
+    store
+        .commit(Commit {
+            events: vec![event("u-4", 1)],
+            users: vec![user("u-4", "Carla", 1)],
+            ..Commit::default()
+        })
+        .await?;
+    anyhow::ensure!(store.username_taken("carla").await?);
+    // The unique index backs the check: a second live user with the same name cannot be written.
+    let clash = store
+        .commit(Commit {
+            events: vec![event("u-5", 1)],
+            users: vec![user("u-5", "CARLA", 1)],
+            ..Commit::default()
+        })
+        .await;
+    anyhow::ensure!(matches!(clash, Err(StoreError::Conflict)), "{clash:?}");
+    let mut removed = user("u-4", "Carla", 2);
+    removed.state = UserState::Removed;
+    store
+        .commit(Commit {
+            events: vec![event("u-4", 2)],
+            users: vec![removed],
+            ..Commit::default()
+        })
+        .await?;
+    anyhow::ensure!(
+        !store.username_taken("carla").await?,
+        "a removed user frees the name"
+    );
+    anyhow::ensure!(
+        store.org_name_taken("default").await?,
+        "the bootstrap org, whatever the case"
+    );
+    anyhow::ensure!(!store.org_name_taken("nope").await?);
+    Ok(())
+}
