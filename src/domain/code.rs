@@ -57,8 +57,9 @@ impl CodeGenerator {
     }
 }
 
-/// HMAC-SHA256 with a server secret: what is stored instead of the code. Without the secret a stolen
-/// database does not reveal codes, even though the code space is small enough to enumerate.
+/// HMAC-SHA256 with a server secret: what is stored instead of the code. Events, projections and their
+/// backups or replicas never hold a code; the secret itself lives in the `secrets` table, so whoever can read
+/// that table as well could enumerate the small code space (see the README's note on key material).
 #[derive(Clone)]
 pub struct CodeHasher {
     key: hmac::Key,

@@ -76,14 +76,19 @@ impl Services {
             None => None,
         };
         self.require(caller, USER_WRITE, &org_id).await?;
-        let user_id = match &new.user_id {
-            Some(id) if !id.trim().is_empty() => {
+        let chosen_id = new
+            .user_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|id| !id.is_empty());
+        let mut user_id = match chosen_id {
+            Some(id) => {
                 if self.store.user(id).await?.is_some() {
                     return Err(DomainError::UserIdTaken.into());
                 }
-                id.trim().to_owned()
+                id.to_owned()
             }
-            _ => self.ids.next(self.clock.now()),
+            None => self.ids.next(self.clock.now()),
         };
         let display_name = new
             .display_name
@@ -139,7 +144,12 @@ impl Services {
                 // Someone took the id or the username in the meantime: the checks above tell which.
                 Err(ServiceError::Aborted) => {
                     if self.store.user(&user_id).await?.is_some() {
-                        return Err(DomainError::UserIdTaken.into());
+                        // A caller-chosen id was taken meanwhile; a generated one collided with another
+                        // process's (their node bits are random) and is simply drawn again.
+                        if chosen_id.is_some() {
+                            return Err(DomainError::UserIdTaken.into());
+                        }
+                        user_id = self.ids.next(self.clock.now());
                     }
                     super::pause_after_conflict(attempt).await;
                 }
@@ -163,14 +173,19 @@ impl Services {
         if name.is_empty() {
             return Err(DomainError::MachineNameMissing.into());
         }
-        let user_id = match &new.user_id {
-            Some(id) if !id.trim().is_empty() => {
+        let chosen_id = new
+            .user_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|id| !id.is_empty());
+        let mut user_id = match chosen_id {
+            Some(id) => {
                 if self.store.user(id).await?.is_some() {
                     return Err(DomainError::UserIdTaken.into());
                 }
-                id.trim().to_owned()
+                id.to_owned()
             }
-            _ => self.ids.next(self.clock.now()),
+            None => self.ids.next(self.clock.now()),
         };
         let plan = Plan::ok(
             vec![UserEvent::MachineAdded(MachineAdded {
@@ -191,7 +206,12 @@ impl Services {
                 Ok(written) => return Ok(written),
                 Err(ServiceError::Aborted) => {
                     if self.store.user(&user_id).await?.is_some() {
-                        return Err(DomainError::UserIdTaken.into());
+                        // A caller-chosen id was taken meanwhile; a generated one collided with another
+                        // process's (their node bits are random) and is simply drawn again.
+                        if chosen_id.is_some() {
+                            return Err(DomainError::UserIdTaken.into());
+                        }
+                        user_id = self.ids.next(self.clock.now());
                     }
                     super::pause_after_conflict(attempt).await;
                 }
