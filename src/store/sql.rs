@@ -485,8 +485,10 @@ macro_rules! store_impl {
                 }
                 for j in &commit.job_updates {
                     sqlx::query(
+                        // A settled job no longer needs its code: the sealed copy is wiped.
                         "UPDATE sms_jobs SET state = $2, attempts = $3, next_attempt_at = $4, last_error = $5, \
-                         updated_at = $6, locked_until = 0 WHERE id = $1",
+                         updated_at = $6, locked_until = 0, \
+                         encrypted_code = CASE WHEN $2 = 'pending' THEN encrypted_code ELSE '' END WHERE id = $1",
                     )
                     .bind(&j.id)
                     .bind(j.state.as_str())

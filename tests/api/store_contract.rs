@@ -161,7 +161,7 @@ async fn secrets_keep_the_first_value(b: Backend) -> Result<()> {
 }
 
 async fn a_leased_job_is_invisible_until_its_lease_ends(b: Backend) -> Result<()> {
-    let (_app, store) = store(&b).await?;
+    let (app, store) = store(&b).await?;
     let job = |id: &str, at: i64| NewSmsJob {
         id: id.into(),
         user_id: "u-3".into(),
@@ -221,7 +221,27 @@ async fn a_leased_job_is_invisible_until_its_lease_ends(b: Backend) -> Result<()
     );
     let counts = store.job_counts().await?;
     check_eq!((counts.pending, counts.sent), (1, 1));
+    // The sent job's sealed code is wiped; the pending one keeps it.
+    check_eq!(sealed_code(&app, "j-2").await?, String::new());
+    check_eq!(sealed_code(&app, "j-1").await?, "sealed".to_string());
     Ok(())
+}
+
+/// The raw `encrypted_code` column of a job, read past the Store trait.
+async fn sealed_code(app: &TestApp, job: &str) -> Result<String> {
+    use sqlx::Connection;
+    let sql = "SELECT encrypted_code FROM sms_jobs WHERE id = $1";
+    Ok(match app.backend.url() {
+        Some(url) => {
+            let mut c = sqlx::PgConnection::connect(&url).await?;
+            sqlx::query_scalar(sql).bind(job).fetch_one(&mut c).await?
+        }
+        None => {
+            let url = format!("sqlite://{}/phoneverify.db", app.dir.path().display());
+            let mut c = sqlx::SqliteConnection::connect(&url).await?;
+            sqlx::query_scalar(sql).bind(job).fetch_one(&mut c).await?
+        }
+    })
 }
 
 async fn names_are_unique_case_insensitively_while_in_use(b: Backend) -> Result<()> {
