@@ -92,6 +92,7 @@ pub struct SmsConfig {
     pub max_attempts: u32,
     pub webhook: WebhookConfig,
     pub twilio: TwilioConfig,
+    pub template: TemplateConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -99,6 +100,9 @@ pub struct WebhookConfig {
     pub url: String,
     pub signing_key: SecretString,
     pub timeout_secs: u64,
+    /// `contextInfo.provider.id` in the body, as ZITADEL names its SMS provider configuration.
+    pub provider_id: String,
+    pub description: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -108,6 +112,83 @@ pub struct TwilioConfig {
     pub auth_token: SecretString,
     pub from: String,
     pub messaging_service_sid: String,
+    pub timeout_secs: u64,
+}
+
+/// The SMS text: `default`, or the entry of `languages` that matches the user's preferred language.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TemplateConfig {
+    pub default: String,
+    #[serde(default)]
+    pub languages: BTreeMap<String, String>,
+}
+
+/// A provider call may not take longer: the worker's lease on a job (60 s) must outlast every call, or a second
+/// worker could pick the job up while the first is still sending it.
+pub const MAX_SMS_TIMEOUT_SECS: u64 = 30;
+
+impl SmsConfig {
+    /// The active provider's settings are complete, its timeout fits the worker's lease, and every message
+    /// template can be rendered.
+    fn validate(&self) -> Result<(), ConfigError> {
+        match self.provider {
+            SmsProviderKind::Webhook => {
+                if self.webhook.url.is_empty() {
+                    return Err(invalid(
+                        "sms.webhook.url",
+                        "is required when sms.provider is webhook",
+                    ));
+                }
+                if !is_http_url(&self.webhook.url) {
+                    return Err(invalid(
+                        "sms.webhook.url",
+                        "must start with http:// or https://",
+                    ));
+                }
+                check_timeout("sms.webhook.timeout_secs", self.webhook.timeout_secs)?;
+            }
+            SmsProviderKind::Twilio => {
+                if self.twilio.account_sid.is_empty()
+                    || self.twilio.auth_token.expose_secret().is_empty()
+                {
+                    return Err(invalid(
+                        "sms.twilio",
+                        "account_sid and auth_token are required when sms.provider is twilio",
+                    ));
+                }
+                if self.twilio.from.is_empty() && self.twilio.messaging_service_sid.is_empty() {
+                    return Err(invalid(
+                        "sms.twilio.from",
+                        "a sender number (or sms.twilio.messaging_service_sid) is required when sms.provider is twilio",
+                    ));
+                }
+                if !is_http_url(&self.twilio.base_url) {
+                    return Err(invalid(
+                        "sms.twilio.base_url",
+                        "must start with http:// or https://",
+                    ));
+                }
+                check_timeout("sms.twilio.timeout_secs", self.twilio.timeout_secs)?;
+            }
+            SmsProviderKind::None | SmsProviderKind::Log => {}
+        }
+        crate::notify::template::check(&self.template).map_err(|(key, reason)| invalid(key, reason))
+    }
+}
+
+fn is_http_url(url: &str) -> bool {
+    url.starts_with("http://") || url.starts_with("https://")
+}
+
+fn check_timeout(key: &'static str, secs: u64) -> Result<(), ConfigError> {
+    if (1..=MAX_SMS_TIMEOUT_SECS).contains(&secs) {
+        Ok(())
+    } else {
+        Err(invalid(
+            key,
+            format!("must be between 1 and {MAX_SMS_TIMEOUT_SECS}"),
+        ))
+    }
 }
 
 /// A database URL whose password never shows in `Debug` output or logs.
@@ -140,7 +221,7 @@ pub enum ConfigError {
     #[error("invalid configuration: {}", describe(.0))]
     Parse(Box<figment::Error>),
     #[error("invalid configuration: `{key}`: {reason}")]
-    Invalid { key: &'static str, reason: String },
+    Invalid { key: String, reason: String },
 }
 
 /// Each problem as `` `section.key`: what is wrong (where the value came from) ``, keys in the documented
@@ -171,9 +252,9 @@ fn describe(error: &figment::Error) -> String {
         .join("; ")
 }
 
-fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
+fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
-        key,
+        key: key.into(),
         reason: reason.into(),
     }
 }
@@ -241,25 +322,7 @@ impl Config {
                 "must start with sqlite:, postgres:// or postgresql://",
             ));
         }
-        match self.sms.provider {
-            SmsProviderKind::Webhook if self.sms.webhook.url.is_empty() => {
-                return Err(invalid(
-                    "sms.webhook.url",
-                    "is required when sms.provider is webhook",
-                ));
-            }
-            SmsProviderKind::Twilio
-                if self.sms.twilio.account_sid.is_empty()
-                    || self.sms.twilio.auth_token.expose_secret().is_empty() =>
-            {
-                return Err(invalid(
-                    "sms.twilio",
-                    "account_sid and auth_token are required when sms.provider is twilio",
-                ));
-            }
-            _ => {}
-        }
-        Ok(())
+        self.sms.validate()
     }
 
     /// The configured URL, or the embedded SQLite file under `data_dir`.
@@ -313,6 +376,70 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("provider"), "{err}");
+    }
+
+    #[test]
+    fn sms_templates_must_carry_the_code() {
+        let c = Config::from_toml_overrides("").unwrap();
+        assert!(c.sms.template.default.contains("{{code}}"));
+        assert!(c.sms.template.languages.contains_key("de"));
+        let err = Config::from_toml_overrides("[sms.template]\ndefault = \"Hello\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`sms.template.default`"), "{err}");
+        let err =
+            Config::from_toml_overrides("[sms.template.languages]\nes = \"Su codigo: {{cod}}\"")
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("`sms.template.languages.es`"), "{err}");
+        Config::from_toml_overrides("[sms.template.languages]\nes = \"Su codigo: {{code}}\"")
+            .unwrap();
+    }
+
+    #[test]
+    fn active_providers_need_their_settings() {
+        let err = Config::from_toml_overrides("[sms]\nprovider = \"webhook\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sms.webhook.url"), "{err}");
+        let err = Config::from_toml_overrides(
+            "[sms]\nprovider = \"webhook\"\n[sms.webhook]\nurl = \"http://x\"\ntimeout_secs = 120",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("sms.webhook.timeout_secs"), "{err}");
+        Config::from_toml_overrides(
+            "[sms]\nprovider = \"webhook\"\n[sms.webhook]\nurl = \"https://sms.example.com/hook\"",
+        )
+        .unwrap();
+        let err = Config::from_toml_overrides("[sms]\nprovider = \"twilio\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sms.twilio"), "{err}");
+        let err = Config::from_toml_overrides(
+            "[sms]\nprovider = \"twilio\"\n[sms.twilio]\naccount_sid = \"AC1\"\nauth_token = \"t0ken\"",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("sms.twilio.from"), "{err}");
+        assert!(!err.contains("t0ken"), "{err}");
+        Config::from_toml_overrides(
+            "[sms]\nprovider = \"twilio\"\n[sms.twilio]\naccount_sid = \"AC1\"\nauth_token = \"t\"\nmessaging_service_sid = \"MG1\"",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn sms_secrets_are_redacted_in_debug() {
+        let c = Config::from_toml_overrides(
+            "[sms.webhook]\nsigning_key = \"whsec-hunter2\"\n[sms.twilio]\nauth_token = \"tw-hunter3\"",
+        )
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("hunter3"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod metrics;
 pub mod types;
 pub mod v1_auth;
 pub mod v1_management;
@@ -106,6 +107,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::jwks))
+        .routes(routes!(metrics::metrics))
 }
 
 /// The OpenAPI document, as served at /openapi.json and checked in as openapi/openapi.json.

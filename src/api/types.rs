@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::org::Org;
-use crate::domain::user::{User, UserKind, UserState};
+use crate::domain::user::{Delivery, User, UserKind, UserState};
 use crate::service::Written;
 
 fn is_false(b: &bool) -> bool {
@@ -383,6 +383,35 @@ pub struct PhoneV2 {
     pub phone: String,
     #[serde(skip_serializing_if = "is_false")]
     pub is_verified: bool,
+    /// Ours (not in ZITADEL): how the SMS with the current code fared. Left out when no code is pending.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub code_delivery: Option<CodeDelivery>,
+}
+
+/// Delivery state of the current code's SMS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CodeDelivery {
+    /// Queued; the delivery worker has not got it through yet (it may be retrying).
+    CodeDeliveryPending,
+    /// The SMS provider accepted the message.
+    CodeDeliverySent,
+    /// Given up: the code expired or the provider kept failing. Request a new code.
+    CodeDeliveryFailed,
+    /// The code was returned to the caller (`returnCode`); no SMS.
+    CodeDeliveryReturned,
+}
+
+impl From<Delivery> for CodeDelivery {
+    fn from(d: Delivery) -> Self {
+        match d {
+            Delivery::Pending => CodeDelivery::CodeDeliveryPending,
+            Delivery::Sent => CodeDelivery::CodeDeliverySent,
+            Delivery::Failed => CodeDelivery::CodeDeliveryFailed,
+            Delivery::Returned => CodeDelivery::CodeDeliveryReturned,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -430,6 +459,7 @@ impl UserV2 {
                         .map(|p| PhoneV2 {
                             phone: p.number.clone(),
                             is_verified: p.verified,
+                            code_delivery: p.code.as_ref().map(|c| c.delivery.into()),
                         })
                         .unwrap_or_default(),
                 }),

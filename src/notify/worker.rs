@@ -7,28 +7,36 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, Utc};
 use tokio::sync::watch;
 
-use super::{SendError, SmsMessage, SmsProvider};
+use super::{SendError, SmsMessage, SmsProvider, template};
 use crate::domain::events::AGGREGATE_USER;
 use crate::domain::user::{User, UserEvent};
 use crate::service::{Services, envelope};
 use crate::store::{Commit, JobState, JobUpdate, SmsJob, StoreError};
 
-/// How long a leased job is hidden from other workers; longer than any provider call.
+/// How long a leased job is hidden from other workers; longer than any provider call
+/// (`config::MAX_SMS_TIMEOUT_SECS`).
 const LEASE: i64 = 60;
-/// Jobs leased per round.
+/// Jobs leased per round, at most: fewer when the provider is slow (see `batch_size`).
 const BATCH: i64 = 16;
 /// Upper bound on sleeping when nothing is due, so a job queued by another process is picked up.
 const IDLE_POLL: StdDuration = StdDuration::from_secs(5);
-/// How long one provider call may take.
-const SEND_TIMEOUT: StdDuration = StdDuration::from_secs(10);
+/// A provider call is cut off this long after the provider's own timeout, in case it does not keep it.
+const SEND_GRACE: StdDuration = StdDuration::from_secs(1);
+/// Settling a job (a short write) is allowed this long within the lease.
+const SETTLE_ALLOWANCE_SECS: i64 = 2;
 /// Retry delays grow as BASE * 2^attempt, capped, with up to 25 % jitter.
 const BACKOFF_BASE_SECS: i64 = 2;
 const BACKOFF_CAP_SECS: i64 = 300;
-const SENT_EVENT_RETRIES: usize = 5;
+/// Closing a job competes with API writes on the same user; a job left unsettled would be sent again once
+/// its lease ends, so this retries longer than a request does.
+const SENT_EVENT_RETRIES: usize = 20;
 
 pub struct Worker {
     services: Arc<Services>,
     provider: Arc<dyn SmsProvider>,
+    /// How long one provider call may take before it counts as timed out.
+    send_timeout: StdDuration,
+    batch: i64,
 }
 
 /// What became of one job.
@@ -43,7 +51,13 @@ pub enum Outcome {
 
 impl Worker {
     pub fn new(services: Arc<Services>, provider: Arc<dyn SmsProvider>) -> Self {
-        Self { services, provider }
+        let send_timeout = provider.timeout() + SEND_GRACE;
+        Self {
+            services,
+            provider,
+            send_timeout,
+            batch: batch_size(send_timeout),
+        }
     }
 
     /// Runs until `stop` turns true; a job in hand is finished first.
@@ -91,7 +105,7 @@ impl Worker {
         let jobs = self
             .services
             .store
-            .claim_jobs(now, now + Duration::seconds(LEASE), BATCH)
+            .claim_jobs(now, now + Duration::seconds(LEASE), self.batch)
             .await?;
         let n = jobs.len();
         for job in jobs {
@@ -154,21 +168,27 @@ impl Worker {
                 return Ok(Outcome::GaveUp);
             }
         };
-        let minutes = (job.expires_at - job.created_at).num_minutes().max(1);
+        let expiry = job.expires_at - job.created_at;
+        let minutes = expiry.num_minutes().max(1);
         let message = SmsMessage {
             to: job.phone.clone(),
-            text: format!(
-                "Your verification code is {}. It expires in {minutes} minutes.",
-                code.expose()
+            text: template::render(
+                &s.config.sms.template,
+                &job.language,
+                code.expose(),
+                minutes,
             ),
             code,
             user_id: job.user_id.clone(),
+            language: job.language.clone(),
+            expiry,
             event_type: "user.human.phone.code.added",
         };
-        let result = match tokio::time::timeout(SEND_TIMEOUT, self.provider.send(&message)).await {
-            Ok(r) => r,
-            Err(_) => Err(SendError::Timeout),
-        };
+        let result =
+            match tokio::time::timeout(self.send_timeout, self.provider.send(&message)).await {
+                Ok(r) => r,
+                Err(_) => Err(SendError::Timeout),
+            };
         let attempts = job.attempts + 1;
         match result {
             Ok(()) => {
@@ -196,7 +216,8 @@ impl Worker {
                 Ok(Outcome::GaveUp)
             }
             Err(e) => {
-                let next = now + backoff(attempts);
+                // Not past the code's expiry: a code that dies while waiting is given up when it dies.
+                let next = (now + backoff(attempts)).min(job.expires_at + Duration::seconds(1));
                 tracing::info!(job = %job.id, error = %e, attempts, next = %next, "SMS send failed; will retry");
                 self.update(job, JobState::Pending, attempts, Some(e.to_string()), next)
                     .await?;
@@ -252,7 +273,7 @@ impl Worker {
             let now = s.clock.now();
             return self.update(job, state, attempts, error, now).await;
         };
-        for _ in 0..SENT_EVENT_RETRIES {
+        for attempt in 0..SENT_EVENT_RETRIES {
             let now = s.clock.now();
             let Some(user) = s.store.user(&job.user_id).await? else {
                 return self.update(job, state, attempts, error, now).await;
@@ -281,7 +302,7 @@ impl Worker {
             };
             match s.store.commit(commit).await {
                 Ok(()) => return Ok(()),
-                Err(StoreError::Conflict) => continue,
+                Err(StoreError::Conflict) => crate::service::pause_after_conflict(attempt).await,
                 Err(e) => return Err(e),
             }
         }
@@ -300,6 +321,15 @@ fn is_current(user: &User, job: &SmsJob) -> bool {
         })
 }
 
+/// As many jobs as can all be sent, each taking its longest, before their lease ends: a job is never still
+/// being sent when another worker may take it.
+fn batch_size(send_timeout: StdDuration) -> i64 {
+    let per_job = i64::try_from(send_timeout.as_secs())
+        .unwrap_or(LEASE)
+        .saturating_add(1 + SETTLE_ALLOWANCE_SECS);
+    (LEASE / per_job).clamp(1, BATCH)
+}
+
 fn backoff(attempts: i64) -> Duration {
     let exp = u32::try_from(attempts.clamp(0, 16)).unwrap_or(16);
     let base = BACKOFF_BASE_SECS
@@ -312,6 +342,19 @@ fn backoff(attempts: i64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_fits_into_its_lease() {
+        assert_eq!(batch_size(StdDuration::from_millis(100)), BATCH);
+        // The default webhook timeout (5 s) plus grace: 6 s a call, 9 s a job with settling.
+        assert_eq!(batch_size(StdDuration::from_secs(6)), 6);
+        assert_eq!(batch_size(StdDuration::from_secs(31)), 1);
+        assert_eq!(batch_size(StdDuration::from_secs(600)), 1);
+        for secs in 0..=31 {
+            let n = batch_size(StdDuration::from_secs(secs));
+            assert!(n == 1 || n * (secs as i64 + 1) < LEASE, "{secs} s: {n}");
+        }
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

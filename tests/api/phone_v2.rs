@@ -268,11 +268,11 @@ async fn set_phone_modes_and_errors(b: Backend) -> Result<()> {
     anyhow::ensure!(r.ok()?.get("verificationCode").is_none());
     check_eq!(app.deliver().await?, 1);
     check_eq!(app.codes_sent_to(PHONE_A).len(), 1);
-    // Stored as E.164.
+    // Stored as E.164; the SMS went out.
     let user = app.get(&format!("/v2/users/{id}")).send().await;
     check_eq!(
         user.ok()?["user"]["human"]["phone"],
-        json!({"phone": PHONE_A})
+        json!({"phone": PHONE_A, "codeDelivery": "CODE_DELIVERY_SENT"})
     );
     // returnCode: code in the response.
     let r = app

@@ -1,0 +1,349 @@
+//! The real binary with the webhook provider: a process killed with SIGKILL after it committed a code but
+//! before the SMS got through loses nothing. The next start delivers it, once, with the code that verifies.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::hmac;
+use serde_json::{Value, json};
+
+const SIGNING_KEY: &str = "whsec-restart-test-key";
+const PHONE: &str = "+41791234567";
+
+/// A stand-in SMS gateway on a loopback port: records each request and answers with the current status.
+#[derive(Clone)]
+struct Gateway {
+    port: u16,
+    state: Arc<Mutex<GatewayState>>,
+}
+
+struct GatewayState {
+    status: u16,
+    /// (signature header, body, status answered)
+    received: Vec<(Option<String>, String, u16)>,
+}
+
+impl Gateway {
+    fn start(status: u16) -> Gateway {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let state = Arc::new(Mutex::new(GatewayState {
+            status,
+            received: Vec::new(),
+        }));
+        let shared = state.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let _ = serve(stream, &shared);
+            }
+        });
+        Gateway { port, state }
+    }
+
+    fn set_status(&self, status: u16) {
+        self.state.lock().unwrap().status = status;
+    }
+
+    fn received(&self) -> Vec<(Option<String>, String, u16)> {
+        self.state.lock().unwrap().received.clone()
+    }
+
+    fn accepted(&self) -> Vec<(Option<String>, String)> {
+        self.received()
+            .into_iter()
+            .filter(|r| r.2 == 200)
+            .map(|r| (r.0, r.1))
+            .collect()
+    }
+
+    fn wait_until(&self, what: &str, done: impl Fn(&Gateway) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(40);
+        while !done(self) {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn serve(stream: TcpStream, state: &Mutex<GatewayState>) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut length = 0;
+    let mut signature = None;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            match name.trim().to_ascii_lowercase().as_str() {
+                "content-length" => length = value.trim().parse().unwrap_or(0),
+                "zitadel-signature" => signature = Some(value.trim().to_owned()),
+                _ => {}
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    let status = {
+        let mut s = state.lock().unwrap();
+        let status = s.status;
+        s.received.push((
+            signature,
+            String::from_utf8_lossy(&body).into_owned(),
+            status,
+        ));
+        status
+    };
+    let mut stream = stream;
+    write!(
+        stream,
+        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+    )?;
+    stream.flush()
+}
+
+/// One `phoneverify serve` process; killed (SIGKILL) when dropped.
+struct Server {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Server {
+    fn start(dir: &Path, gateway: &Gateway) -> Server {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log = dir.join(format!("server-{port}.log"));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_phoneverify"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("PHONEVERIFY_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.current_dir(dir)
+            .env("RUST_LOG", "info")
+            .env("PHONEVERIFY_LISTEN", format!("127.0.0.1:{port}"))
+            .env("PHONEVERIFY_SMS__PROVIDER", "webhook")
+            .env(
+                "PHONEVERIFY_SMS__WEBHOOK__URL",
+                format!("http://127.0.0.1:{}/sms", gateway.port),
+            )
+            .env("PHONEVERIFY_SMS__WEBHOOK__SIGNING_KEY", SIGNING_KEY)
+            // Long codes of letters and digits: a six-digit code could turn up in a log's timestamps by chance.
+            .env("PHONEVERIFY_CODE__ALPHABET", "alphanumeric")
+            .env("PHONEVERIFY_CODE__LENGTH", "12")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        let server = Server {
+            child: cmd.spawn().unwrap(),
+            port,
+            log,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while server.http("GET", "/healthz", None, None).0 != 200 {
+            assert!(
+                Instant::now() < deadline,
+                "server did not come up: {}",
+                server.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        server
+    }
+
+    /// (status, body as JSON or as text); status 0 when the server does not answer.
+    fn http(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return (0, Value::Null);
+        };
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let auth = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let mut raw = String::new();
+        if stream.write_all(request.as_bytes()).is_err() || stream.read_to_string(&mut raw).is_err()
+        {
+            return (0, Value::Null);
+        }
+        let status = raw
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let (head, rest) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+        let text = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            // One chunk: size line, data, then the terminating chunk.
+            rest.split("\r\n").nth(1).unwrap_or_default().to_owned()
+        } else {
+            rest.to_owned()
+        };
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, value)
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    fn kill_9(mut self) -> String {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        self.log_text()
+    }
+
+    /// SIGTERM, then the exit status and the log.
+    fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status, self.log_text());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server did not stop after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn assert_signed(header: Option<&str>, body: &str) {
+    let header = header.expect("the request is signed");
+    let (t, v1) = header
+        .strip_prefix("t=")
+        .and_then(|rest| rest.split_once(",v1="))
+        .unwrap_or_else(|| panic!("malformed signature header {header}"));
+    let key = hmac::Key::new(hmac::HMAC_SHA256, SIGNING_KEY.as_bytes());
+    let expected = hex(hmac::sign(&key, format!("{t}.{body}").as_bytes()).as_ref());
+    assert_eq!(v1, expected, "signature over t.body");
+}
+
+#[test]
+fn a_code_committed_before_a_kill_9_is_delivered_after_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(503);
+
+    let first = Server::start(dir.path(), &gateway);
+    let token = std::fs::read_to_string(dir.path().join("data/admin.token"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let (status, created) = first.http(
+        "POST",
+        "/v2/users/human",
+        Some(&token),
+        Some(
+            json!({"username": "ada", "profile": {"givenName": "Ada", "familyName": "L"},
+                    "email": {"email": "ada@example.com"}}),
+        ),
+    );
+    assert_eq!(status, 200, "{created}");
+    let id = created["userId"].as_str().unwrap().to_owned();
+    // The gateway is down: the request is answered at once all the same.
+    let started = Instant::now();
+    let (status, body) = first.http(
+        "POST",
+        &format!("/v2/users/{id}/phone"),
+        Some(&token),
+        Some(json!({"phone": PHONE, "sendCode": {}})),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    // The worker tried (and failed); the process dies before the retry.
+    gateway.wait_until("the first attempt", |g| !g.received().is_empty());
+    let first_log = first.kill_9();
+    let attempts_before = gateway.received().len();
+    assert!(gateway.accepted().is_empty());
+
+    gateway.set_status(200);
+    let second = Server::start(dir.path(), &gateway);
+    gateway.wait_until("the delivery", |g| !g.accepted().is_empty());
+    // Let a duplicate show up if there were one.
+    std::thread::sleep(Duration::from_millis(1500));
+    let accepted = gateway.accepted();
+    assert_eq!(accepted.len(), 1, "delivered exactly once");
+    assert_eq!(gateway.received().len(), attempts_before + 1);
+    let (signature, body) = &accepted[0];
+    assert_signed(signature.as_deref(), body);
+    let sms: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(sms["contextInfo"]["recipientPhoneNumber"], json!(PHONE));
+    assert_eq!(sms["args"]["userId"], json!(id));
+    let code = sms["args"]["code"].as_str().unwrap().to_owned();
+
+    let (status, user) = second.http("GET", &format!("/v2/users/{id}"), Some(&token), None);
+    assert_eq!(status, 200);
+    assert_eq!(
+        user["user"]["human"]["phone"]["codeDelivery"],
+        json!("CODE_DELIVERY_SENT")
+    );
+    let (status, metrics) = second.http("GET", "/metrics", None, None);
+    assert_eq!(status, 200);
+    let metrics = metrics.as_str().unwrap_or_default().to_owned();
+    assert!(
+        metrics.contains("phoneverify_sms_jobs{state=\"sent\"} 1")
+            && metrics.contains("phoneverify_sms_jobs{state=\"pending\"} 0"),
+        "{metrics}"
+    );
+    // The code the second process decrypted is the one the first issued.
+    let (status, body) = second.http(
+        "POST",
+        &format!("/v2/users/{id}/phone/verify"),
+        Some(&token),
+        Some(json!({"verificationCode": code})),
+    );
+    assert_eq!(status, 200, "{body}");
+
+    let (status, second_log) = second.terminate();
+    assert!(status.success(), "exit status {status:?}: {second_log}");
+    for log in [&first_log, &second_log] {
+        assert!(!log.contains(&code), "the code must not be logged: {log}");
+        assert!(
+            !log.contains(SIGNING_KEY),
+            "the signing key must not be logged"
+        );
+    }
+    assert!(
+        first_log.contains("503"),
+        "the failed attempt is logged with its status: {first_log}"
+    );
+}
