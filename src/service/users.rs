@@ -76,20 +76,6 @@ impl Services {
             None => None,
         };
         self.require(caller, USER_WRITE, &org_id).await?;
-        let chosen_id = new
-            .user_id
-            .as_deref()
-            .map(str::trim)
-            .filter(|id| !id.is_empty());
-        let mut user_id = match chosen_id {
-            Some(id) => {
-                if self.store.user(id).await?.is_some() {
-                    return Err(DomainError::UserIdTaken.into());
-                }
-                id.to_owned()
-            }
-            None => self.ids.next(self.clock.now()),
-        };
         let display_name = new
             .display_name
             .clone()
@@ -132,31 +118,11 @@ impl Services {
             sms,
             outcome: Ok(()),
         };
-        for attempt in 0..super::MAX_CONFLICT_RETRIES {
-            if self.store.username_taken(&username).await? {
-                return Err(DomainError::UsernameTaken.into());
-            }
-            match self
-                .commit_user(None, &user_id, &org_id, &caller.user_id, &plan)
-                .await
-            {
-                Ok(written) => return Ok((written, returned)),
-                // Someone took the id or the username in the meantime: the checks above tell which.
-                Err(ServiceError::Aborted) => {
-                    if self.store.user(&user_id).await?.is_some() {
-                        // A caller-chosen id was taken meanwhile; a generated one collided with another
-                        // process's (their node bits are random) and is simply drawn again.
-                        if chosen_id.is_some() {
-                            return Err(DomainError::UserIdTaken.into());
-                        }
-                        user_id = self.ids.next(self.clock.now());
-                    }
-                    super::pause_after_conflict(attempt).await;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Err(ServiceError::Aborted)
+        let chosen_id = new.user_id.as_deref();
+        let written = self
+            .create_user(chosen_id, &org_id, &caller.user_id, &username, &plan)
+            .await?;
+        Ok((written, returned))
     }
 
     /// management v1 AddMachineUser, in the context org.
@@ -173,20 +139,6 @@ impl Services {
         if name.is_empty() {
             return Err(DomainError::MachineNameMissing.into());
         }
-        let chosen_id = new
-            .user_id
-            .as_deref()
-            .map(str::trim)
-            .filter(|id| !id.is_empty());
-        let mut user_id = match chosen_id {
-            Some(id) => {
-                if self.store.user(id).await?.is_some() {
-                    return Err(DomainError::UserIdTaken.into());
-                }
-                id.to_owned()
-            }
-            None => self.ids.next(self.clock.now()),
-        };
         let plan = Plan::ok(
             vec![UserEvent::MachineAdded(MachineAdded {
                 user_name: username.clone(),
@@ -195,19 +147,48 @@ impl Services {
             })],
             (),
         );
+        self.create_user(
+            new.user_id.as_deref(),
+            &org_id,
+            &caller.user_id,
+            &username,
+            &plan,
+        )
+        .await
+    }
+
+    /// Commits a new user's first events under the caller's id (which must be free) or a generated one,
+    /// checking the username again on every round, since another request may have taken it meanwhile.
+    async fn create_user<T>(
+        &self,
+        chosen_id: Option<&str>,
+        org_id: &str,
+        creator: &str,
+        username: &str,
+        plan: &Plan<T>,
+    ) -> Result<Written> {
+        let chosen_id = chosen_id.map(str::trim).filter(|id| !id.is_empty());
+        let mut user_id = match chosen_id {
+            Some(id) if self.store.user(id).await?.is_some() => {
+                return Err(DomainError::UserIdTaken.into());
+            }
+            Some(id) => id.to_owned(),
+            None => self.ids.next(self.clock.now()),
+        };
         for attempt in 0..super::MAX_CONFLICT_RETRIES {
-            if self.store.username_taken(&username).await? {
+            if self.store.username_taken(username).await? {
                 return Err(DomainError::UsernameTaken.into());
             }
             match self
-                .commit_user(None, &user_id, &org_id, &caller.user_id, &plan)
+                .commit_user(None, &user_id, org_id, creator, plan)
                 .await
             {
                 Ok(written) => return Ok(written),
+                // The id or the username was taken meanwhile: the checks tell which.
                 Err(ServiceError::Aborted) => {
                     if self.store.user(&user_id).await?.is_some() {
-                        // A caller-chosen id was taken meanwhile; a generated one collided with another
-                        // process's (their node bits are random) and is simply drawn again.
+                        // A caller-chosen id is gone; a generated one collided with another process's (their
+                        // node bits are random) and is simply drawn again.
                         if chosen_id.is_some() {
                             return Err(DomainError::UserIdTaken.into());
                         }
