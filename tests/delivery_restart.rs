@@ -3,13 +3,15 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_lc_rs::hmac;
+#[path = "support/server.rs"]
+mod server;
 use serde_json::{Value, json};
+use server::Server;
 
 const SIGNING_KEY: &str = "whsec-restart-test-key";
 const PHONE: &str = "+41791234567";
@@ -110,137 +112,20 @@ fn serve(stream: TcpStream, state: &Mutex<GatewayState>) -> std::io::Result<()> 
 }
 
 /// One `phoneverify serve` process; killed (SIGKILL) when dropped.
-struct Server {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Server {
-    fn start(dir: &Path, gateway: &Gateway) -> Server {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let log = dir.join(format!("server-{port}.log"));
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_phoneverify"));
-        for (k, _) in std::env::vars() {
-            if k.starts_with("PHONEVERIFY_") {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.current_dir(dir)
-            .env("RUST_LOG", "info")
-            .env("PHONEVERIFY_LISTEN", format!("127.0.0.1:{port}"))
-            .env("PHONEVERIFY_SMS__PROVIDER", "webhook")
-            .env(
-                "PHONEVERIFY_SMS__WEBHOOK__URL",
-                format!("http://127.0.0.1:{}/sms", gateway.port),
-            )
-            .env("PHONEVERIFY_SMS__WEBHOOK__SIGNING_KEY", SIGNING_KEY)
+/// The binary with the webhook provider pointed at `gateway`, signing with SIGNING_KEY.
+fn start_server(dir: &Path, gateway: &Gateway) -> Server {
+    let url = format!("http://127.0.0.1:{}/sms", gateway.port);
+    Server::start(
+        dir,
+        &[
+            ("PHONEVERIFY_SMS__PROVIDER", "webhook"),
+            ("PHONEVERIFY_SMS__WEBHOOK__URL", &url),
+            ("PHONEVERIFY_SMS__WEBHOOK__SIGNING_KEY", SIGNING_KEY),
             // Long codes of letters and digits: a six-digit code could turn up in a log's timestamps by chance.
-            .env("PHONEVERIFY_CODE__ALPHABET", "alphanumeric")
-            .env("PHONEVERIFY_CODE__LENGTH", "12")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap());
-        let server = Server {
-            child: cmd.spawn().unwrap(),
-            port,
-            log,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while server.http("GET", "/healthz", None, None).0 != 200 {
-            assert!(
-                Instant::now() < deadline,
-                "server did not come up: {}",
-                server.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        server
-    }
-
-    /// (status, body as JSON or as text); status 0 when the server does not answer.
-    fn http(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
-            return (0, Value::Null);
-        };
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let auth = token
-            .map(|t| format!("Authorization: Bearer {t}\r\n"))
-            .unwrap_or_default();
-        let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        let mut raw = String::new();
-        if stream.write_all(request.as_bytes()).is_err() || stream.read_to_string(&mut raw).is_err()
-        {
-            return (0, Value::Null);
-        }
-        let status = raw
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let (head, rest) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-        let text = if head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked")
-        {
-            // One chunk: size line, data, then the terminating chunk.
-            rest.split("\r\n").nth(1).unwrap_or_default().to_owned()
-        } else {
-            rest.to_owned()
-        };
-        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        (status, value)
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGKILL: no shutdown code runs.
-    fn kill_9(mut self) -> String {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-        self.log_text()
-    }
-
-    /// SIGTERM, then the exit status and the log.
-    fn terminate(mut self) -> (std::process::ExitStatus, String) {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return (status, self.log_text());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "server did not stop after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+            ("PHONEVERIFY_CODE__ALPHABET", "alphanumeric"),
+            ("PHONEVERIFY_CODE__LENGTH", "12"),
+        ],
+    )
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -263,7 +148,7 @@ fn a_code_committed_before_a_kill_9_is_delivered_after_the_next_start() {
     let dir = tempfile::tempdir().unwrap();
     let gateway = Gateway::start(503);
 
-    let first = Server::start(dir.path(), &gateway);
+    let first = start_server(dir.path(), &gateway);
     let token = std::fs::read_to_string(dir.path().join("data/admin.token"))
         .unwrap()
         .trim()
@@ -296,7 +181,7 @@ fn a_code_committed_before_a_kill_9_is_delivered_after_the_next_start() {
     assert!(gateway.accepted().is_empty());
 
     gateway.set_status(200);
-    let second = Server::start(dir.path(), &gateway);
+    let second = start_server(dir.path(), &gateway);
     gateway.wait_until("the delivery", |g| !g.accepted().is_empty());
     // Let a duplicate show up if there were one.
     std::thread::sleep(Duration::from_millis(1500));

@@ -88,20 +88,18 @@ impl Server {
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
         let (head, rest) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-        // Small bodies come chunked or with a length; take the JSON object in either case.
-        let json_text = if head
+        let text = if head
             .to_ascii_lowercase()
             .contains("transfer-encoding: chunked")
         {
-            rest.lines()
-                .filter(|l| l.starts_with('{') || l.starts_with('['))
-                .collect::<String>()
+            dechunk(rest)
         } else {
             rest.to_owned()
         };
+        // JSON bodies as JSON; anything else (the metrics page) as a string.
         Ok((
             status,
-            serde_json::from_str(&json_text).unwrap_or(Value::Null),
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
         ))
     }
 
@@ -117,6 +115,13 @@ impl Server {
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL: no shutdown code runs. Returns the log.
+    pub fn kill_9(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.log_text()
     }
 
     /// SIGTERM, then the exit status.
@@ -141,4 +146,28 @@ pub fn subject_of(token: &str) -> String {
     let payload = token.split('.').nth(1).unwrap();
     let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
     claims["sub"].as_str().unwrap().to_owned()
+}
+
+impl Drop for Server {
+    /// A test that fails midway does not leave its server running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Decodes an HTTP/1.1 chunked body.
+fn dechunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || tail.len() < n {
+            break;
+        }
+        out.push_str(&tail[..n]);
+        rest = tail[n..].trim_start_matches("\r\n");
+    }
+    out
 }
