@@ -69,7 +69,7 @@ fn main() -> anyhow::Result<()> {
 
 async fn bench(name: &str, url: &str, dir: &std::path::Path) -> anyhow::Result<()> {
     let mut config = Config::from_toml_overrides(&format!(
-        "data_dir = {:?}\n[database]\nmax_connections = 8",
+        "data_dir = {:?}\n[database]\nmax_connections = 8\n[limits]\nresend_cooldown_secs = 0\nmax_sends_per_phone_per_day = 0",
         dir.join(name)
     ))?;
     config.set_database_url(url);

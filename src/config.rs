@@ -267,7 +267,17 @@ impl Config {
 
     /// Defaults and then the given TOML text: what tests use to build a config without touching the environment.
     pub fn from_toml_overrides(toml: &str) -> Result<Self, ConfigError> {
-        Self::from_figment(Figment::from(Toml::string(DEFAULT_TOML)).merge(Toml::string(toml)))
+        Self::from_toml_layers(&[toml])
+    }
+
+    /// Defaults, then each TOML text in turn (later ones win).
+    pub fn from_toml_layers(layers: &[&str]) -> Result<Self, ConfigError> {
+        let figment = layers
+            .iter()
+            .fold(Figment::from(Toml::string(DEFAULT_TOML)), |f, layer| {
+                f.merge(Toml::string(layer))
+            });
+        Self::from_figment(figment)
     }
 
     fn figment(file: Option<&Path>) -> Figment {

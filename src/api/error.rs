@@ -85,6 +85,8 @@ pub struct ApiError {
     pub message: String,
     /// For 405, which keeps its HTTP status although its code is 12.
     pub status_override: Option<StatusCode>,
+    /// Seconds to send as `Retry-After` (with code 8).
+    pub retry_after: Option<u64>,
 }
 
 /// `{code, message, details}` as grpc-gateway writes a `google.rpc.Status`.
@@ -106,6 +108,9 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
+const COOLDOWN_ID: &str = "PHONE-c0oLd";
+const COOLDOWN_TEXT: &str = "A code was sent moments ago, wait before requesting another";
+
 const ERROR_DETAIL_TYPE: &str = "type.googleapis.com/zitadel.v1.ErrorDetail";
 
 impl ApiError {
@@ -115,6 +120,7 @@ impl ApiError {
             id: Some(id),
             message: message.into(),
             status_override: None,
+            retry_after: None,
         }
     }
 
@@ -125,6 +131,7 @@ impl ApiError {
             id: None,
             message: message.into(),
             status_override: None,
+            retry_after: None,
         }
     }
 
@@ -134,6 +141,7 @@ impl ApiError {
             id: None,
             message: "Not Found".into(),
             status_override: None,
+            retry_after: None,
         }
     }
 
@@ -143,6 +151,7 @@ impl ApiError {
             id: None,
             message: "Method Not Allowed".into(),
             status_override: Some(StatusCode::METHOD_NOT_ALLOWED),
+            retry_after: None,
         }
     }
 
@@ -201,6 +210,11 @@ impl ApiError {
                 "AUTH-Bs7Ds",
                 "Organisation doesn't exist",
             ),
+            ServiceError::DailyCapReached { retry_after_secs } => Self::rate_limited(
+                "PHONE-d4iLy",
+                "Too many codes were sent to this number today",
+                retry_after_secs,
+            ),
             ServiceError::NoSmsProvider => Self::new(
                 Code::FailedPrecondition,
                 "SMS-n0Pr0v",
@@ -225,7 +239,18 @@ impl ApiError {
         }
     }
 
+    /// 8 RESOURCE_EXHAUSTED (429) with `Retry-After`.
+    fn rate_limited(id: &'static str, message: &str, retry_after_secs: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after_secs),
+            ..Self::new(Code::ResourceExhausted, id, message)
+        }
+    }
+
     fn from_domain(e: DomainError, op: Op) -> Self {
+        if let DomainError::ResendTooSoon { retry_after_secs } = e {
+            return Self::rate_limited(COOLDOWN_ID, COOLDOWN_TEXT, retry_after_secs);
+        }
         use Code::*;
         use DomainError as D;
         let v1 = op.is_v1();
@@ -294,6 +319,7 @@ impl ApiError {
             },
             D::CodeInvalid if v1 => (InvalidArgument, "COMMAND-sM0cs", "Code is invalid"),
             D::CodeInvalid => (InvalidArgument, "COMMAND-eis9R", "Code is invalid"),
+            D::ResendTooSoon { .. } => (ResourceExhausted, COOLDOWN_ID, COOLDOWN_TEXT),
             D::TooManyAttempts => (
                 FailedPrecondition,
                 "PHONE-aTt3m",
@@ -365,6 +391,11 @@ impl IntoResponse for ApiError {
             .status_override
             .unwrap_or_else(|| self.code.http_status());
         let mut response = (status, Json(self.body())).into_response();
+        if let Some(secs) = self.retry_after
+            && let Ok(value) = HeaderValue::from_str(&secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
         if self.code == Code::Unauthenticated {
             response
                 .headers_mut()

@@ -22,6 +22,8 @@ pub enum DomainError {
     NoCode,
     #[error("verification code is invalid")]
     CodeInvalid,
+    #[error("a code was sent too recently")]
+    ResendTooSoon { retry_after_secs: u64 },
     #[error("too many attempts")]
     TooManyAttempts,
     #[error("permission denied")]

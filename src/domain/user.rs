@@ -163,6 +163,8 @@ pub struct Human {
     pub email: String,
     pub email_verified: bool,
     pub phone: Option<Phone>,
+    /// When a code was last sent by SMS (not returned): what the resend cooldown counts from.
+    pub last_sms_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,6 +173,8 @@ pub struct Machine {
     pub description: String,
 }
 
+// Nearly every user is a human, so boxing the larger variant would add an allocation to the common case.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserKind {
     Human(Human),
@@ -249,6 +253,7 @@ impl User {
                     email: added.email.clone(),
                     email_verified: added.is_email_verified,
                     phone: None,
+                    last_sms_at: None,
                 }),
                 sequence: meta.sequence,
                 created_at: meta.created_at,
@@ -346,10 +351,13 @@ impl User {
         self.set_phone(number, proof)
     }
 
+    /// A new code replacing the pending one. One sent by SMS must wait `cooldown` after the previous SMS.
     pub fn resend_code(
         &self,
         rules: ResendRules,
         code: &IssuedCode,
+        now: DateTime<Utc>,
+        cooldown: Duration,
     ) -> Result<Vec<UserEvent>, DomainError> {
         let human = self.live_human()?;
         match rules {
@@ -363,6 +371,17 @@ impl User {
                     return Err(DomainError::NoCode);
                 }
             }
+        }
+        // A zero cooldown is off, whatever the clocks of the processes that stamped `last_sms_at` said.
+        if !code.returned
+            && cooldown > Duration::zero()
+            && let Some(last) = human.last_sms_at
+            && last + cooldown > now
+        {
+            let wait = (last + cooldown - now).num_milliseconds();
+            // Whole seconds, rounded up, so that retrying after Retry-After succeeds.
+            let retry_after_secs = u64::try_from((wait + 999) / 1000).unwrap_or(1).max(1);
+            return Err(DomainError::ResendTooSoon { retry_after_secs });
         }
         Ok(vec![code.event()])
     }
@@ -451,6 +470,9 @@ fn apply_phone(human: &mut Human, event: &UserEvent, meta: EventMeta) {
             }
         }
         UserEvent::PhoneCodeAdded(added) => {
+            if !added.code_returned {
+                human.last_sms_at = Some(meta.created_at);
+            }
             if let Some(p) = &mut human.phone {
                 p.code = Some(PendingCode {
                     sequence: meta.sequence,
@@ -653,23 +675,29 @@ mod tests {
         let code = issued("222222");
         assert_eq!(
             given(&[added()])
-                .resend_code(ResendRules::V1, &code)
+                .resend_code(ResendRules::V1, &code, t0(), Duration::zero())
                 .unwrap_err(),
             DomainError::PhoneNotFound
         );
         let verified = given(&[added(), phone_changed(), UserEvent::PhoneVerified]);
         assert_eq!(
-            verified.resend_code(ResendRules::V1, &code).unwrap_err(),
+            verified
+                .resend_code(ResendRules::V1, &code, t0(), Duration::zero())
+                .unwrap_err(),
             DomainError::PhoneAlreadyVerified
         );
         let removed = given(&[added(), phone_changed(), UserEvent::PhoneRemoved]);
         assert_eq!(
-            removed.resend_code(ResendRules::V1, &code).unwrap_err(),
+            removed
+                .resend_code(ResendRules::V1, &code, t0(), Duration::zero())
+                .unwrap_err(),
             DomainError::PhoneNotFound
         );
         let pending = given(&[added(), phone_changed(), code_added("1")]);
         assert!(matches!(
-            pending.resend_code(ResendRules::V1, &code).unwrap()[..],
+            pending
+                .resend_code(ResendRules::V1, &code, t0(), Duration::zero())
+                .unwrap()[..],
             [UserEvent::PhoneCodeAdded(_)]
         ));
     }
@@ -689,13 +717,70 @@ mod tests {
         ] {
             assert_eq!(
                 given(&events)
-                    .resend_code(ResendRules::V2, &code)
+                    .resend_code(ResendRules::V2, &code, t0(), Duration::zero())
                     .unwrap_err(),
                 DomainError::NoCode
             );
         }
         let pending = given(&[added(), phone_changed(), code_added("1")]);
-        assert!(pending.resend_code(ResendRules::V2, &code).is_ok());
+        assert!(
+            pending
+                .resend_code(ResendRules::V2, &code, t0(), Duration::zero())
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn an_sms_resend_waits_for_the_cooldown_but_a_returned_code_does_not() {
+        // The code was added at t0 + 2 s (third event) and sent by SMS.
+        let user = given(&[added(), phone_changed(), code_added("1")]);
+        let cooldown = Duration::seconds(30);
+        let early = user.resend_code(
+            ResendRules::V2,
+            &issued("2"),
+            t0() + Duration::seconds(12),
+            cooldown,
+        );
+        assert_eq!(
+            early.unwrap_err(),
+            DomainError::ResendTooSoon {
+                retry_after_secs: 20
+            }
+        );
+        assert!(
+            user.resend_code(
+                ResendRules::V2,
+                &issued("2"),
+                t0() + Duration::seconds(32),
+                cooldown
+            )
+            .is_ok()
+        );
+        let returned = IssuedCode {
+            returned: true,
+            ..issued("3")
+        };
+        assert!(
+            user.resend_code(
+                ResendRules::V2,
+                &returned,
+                t0() + Duration::seconds(3),
+                cooldown
+            )
+            .is_ok()
+        );
+        // A returned code does not start a cooldown either.
+        let after_return = given(&[added(), phone_changed(), returned.event()]);
+        assert!(
+            after_return
+                .resend_code(
+                    ResendRules::V1,
+                    &issued("4"),
+                    t0() + Duration::seconds(3),
+                    cooldown
+                )
+                .is_ok()
+        );
     }
 
     #[test]
@@ -707,7 +792,7 @@ mod tests {
         })]);
         assert_eq!(
             machine
-                .resend_code(ResendRules::V1, &issued("1"))
+                .resend_code(ResendRules::V1, &issued("1"), t0(), Duration::zero())
                 .unwrap_err(),
             DomainError::UserNotFound
         );
@@ -719,7 +804,7 @@ mod tests {
         ]);
         assert_eq!(
             removed
-                .resend_code(ResendRules::V2, &issued("1"))
+                .resend_code(ResendRules::V2, &issued("1"), t0(), Duration::zero())
                 .unwrap_err(),
             DomainError::UserNotFound
         );

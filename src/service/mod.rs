@@ -21,7 +21,7 @@ use crate::domain::events::{AGGREGATE_USER, NewEvent, encode};
 use crate::domain::ids::IdGenerator;
 use crate::domain::permission::RoleTable;
 use crate::domain::user::{IssuedCode, User, UserEvent, UserState};
-use crate::store::{Commit, NewSmsJob, Store, StoreError};
+use crate::store::{Commit, NewSmsJob, SmsQuota, Store, StoreError};
 
 pub use bootstrap::BootstrapOutcome;
 pub use orgs::NewOrgAdmin;
@@ -52,6 +52,9 @@ pub enum ServiceError {
     OrgFromHeaderNotFound,
     #[error("no SMS provider is active")]
     NoSmsProvider,
+    /// The number got `limits.max_sends_per_phone_per_day` SMS today.
+    #[error("daily SMS cap for the number reached")]
+    DailyCapReached { retry_after_secs: u64 },
     #[error("gave up after repeated concurrent modifications")]
     Aborted,
     #[error("database unavailable: {0}")]
@@ -76,6 +79,8 @@ impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict => ServiceError::Aborted,
+            // Only commits that carry a quota can exceed it, and `commit_user` handles those.
+            StoreError::QuotaExceeded => ServiceError::Internal("unexpected SMS quota".into()),
             StoreError::Unavailable(m) => ServiceError::Unavailable(m),
             StoreError::Internal(m) => ServiceError::Internal(m),
         }
@@ -276,6 +281,13 @@ impl Services {
         (plain, issued)
     }
 
+    /// The wait between two SMS codes for one user (zero: no cooldown).
+    pub(crate) fn resend_cooldown(&self) -> Duration {
+        Duration::seconds(
+            i64::try_from(self.config.limits.resend_cooldown_secs).unwrap_or(i64::MAX / 1000),
+        )
+    }
+
     fn sms_available(&self) -> Result<()> {
         if self.config.sms.provider == SmsProviderKind::None {
             return Err(ServiceError::NoSmsProvider);
@@ -370,9 +382,30 @@ impl Services {
             ..Commit::default()
         };
         if let Some(code) = &plan.sms {
-            commit.jobs.push(self.sms_job(&user, code, now)?);
+            let job = self.sms_job(&user, code, now)?;
+            let cap = self.config.limits.max_sends_per_phone_per_day;
+            if cap > 0 {
+                commit.sms_quota = Some(SmsQuota {
+                    phone: job.phone.clone(),
+                    day: now.format("%Y-%m-%d").to_string(),
+                    limit: i64::from(cap),
+                });
+            }
+            commit.jobs.push(job);
         }
-        self.store.commit(commit).await?;
+        match self.store.commit(commit).await {
+            Ok(()) => {}
+            Err(StoreError::QuotaExceeded) => {
+                let midnight = (now.date_naive() + chrono::Days::new(1))
+                    .and_time(chrono::NaiveTime::MIN)
+                    .and_utc();
+                let retry_after_secs = u64::try_from((midnight - now).num_seconds())
+                    .unwrap_or(1)
+                    .max(1);
+                return Err(ServiceError::DailyCapReached { retry_after_secs });
+            }
+            Err(e) => return Err(e.into()),
+        }
         if plan.sms.is_some() {
             self.outbox.notify_one();
         }

@@ -119,7 +119,12 @@ impl Services {
         let (written, ()) = self
             .update_user(&target.user_id, &caller.user_id, None, |user| {
                 Ok(Plan {
-                    events: target.check(user)?.resend_code(ResendRules::V1, &issued)?,
+                    events: target.check(user)?.resend_code(
+                        ResendRules::V1,
+                        &issued,
+                        self.clock.now(),
+                        self.resend_cooldown(),
+                    )?,
                     sms: Some(plain.clone()),
                     outcome: Ok(()),
                 })
@@ -224,7 +229,12 @@ impl Services {
         let (plain, issued) = self.issue_code(return_code);
         self.update_user(user_id, &caller.user_id, Some(user), |user| {
             Ok(Plan {
-                events: user.resend_code(ResendRules::V2, &issued)?,
+                events: user.resend_code(
+                    ResendRules::V2,
+                    &issued,
+                    self.clock.now(),
+                    self.resend_cooldown(),
+                )?,
                 sms: (!return_code).then(|| plain.clone()),
                 outcome: Ok(return_code.then(|| plain.clone())),
             })

@@ -26,6 +26,9 @@ pub enum StoreError {
     Unavailable(String),
     #[error("database error: {0}")]
     Internal(String),
+    /// The commit's `sms_quota` is used up; nothing was written.
+    #[error("daily SMS cap reached")]
+    QuotaExceeded,
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -133,6 +136,16 @@ pub struct Commit {
     pub instance: Option<InstanceInfo>,
     pub jobs: Vec<NewSmsJob>,
     pub job_updates: Vec<JobUpdate>,
+    /// Counts one SMS against a number's daily cap; the whole commit fails with `QuotaExceeded` at the cap.
+    pub sms_quota: Option<SmsQuota>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SmsQuota {
+    pub phone: String,
+    /// The UTC day, `YYYY-MM-DD`.
+    pub day: String,
+    pub limit: i64,
 }
 
 #[async_trait]

@@ -13,14 +13,15 @@ use crate::domain::user::{
 pub(crate) const USER_COLUMNS: &str = "id, org_id, username, state, kind, given_name, family_name, display_name, \
      nick_name, preferred_language, email, email_verified, machine_name, machine_description, phone, phone_verified, \
      code_sequence, code_hash, code_created_at, code_expires_at, code_attempts, code_delivery, sequence, created_at, \
-     changed_at";
+     changed_at, last_sms_at";
 
 /// Every column after `id` is overwritten: the row is the aggregate's latest fold.
 pub(crate) const UPSERT_USER: &str = "INSERT INTO users (id, org_id, username, state, kind, given_name, family_name, \
      display_name, nick_name, preferred_language, email, email_verified, machine_name, machine_description, phone, \
      phone_verified, code_sequence, code_hash, code_created_at, code_expires_at, code_attempts, code_delivery, \
-     sequence, created_at, changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-     $17, $18, $19, $20, $21, $22, $23, $24, $25) ON CONFLICT (id) DO UPDATE SET org_id = excluded.org_id, \
+     sequence, created_at, changed_at, last_sms_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+     $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26) ON CONFLICT (id) DO UPDATE SET \
+     org_id = excluded.org_id, \
      username = excluded.username, state = excluded.state, kind = excluded.kind, given_name = excluded.given_name, \
      family_name = excluded.family_name, display_name = excluded.display_name, nick_name = excluded.nick_name, \
      preferred_language = excluded.preferred_language, email = excluded.email, \
@@ -30,7 +31,7 @@ pub(crate) const UPSERT_USER: &str = "INSERT INTO users (id, org_id, username, s
      code_hash = excluded.code_hash, code_created_at = excluded.code_created_at, \
      code_expires_at = excluded.code_expires_at, code_attempts = excluded.code_attempts, \
      code_delivery = excluded.code_delivery, sequence = excluded.sequence, created_at = excluded.created_at, \
-     changed_at = excluded.changed_at";
+     changed_at = excluded.changed_at, last_sms_at = excluded.last_sms_at";
 
 pub(crate) const EVENT_COLUMNS: &str = "position, aggregate_type, aggregate_id, sequence, event_type, payload, resource_owner, creator, created_at";
 
@@ -64,6 +65,7 @@ pub(crate) struct UserRow {
     pub sequence: i64,
     pub created_at: i64,
     pub changed_at: i64,
+    pub last_sms_at: Option<i64>,
 }
 
 fn corrupt(what: &str) -> StoreError {
@@ -104,6 +106,7 @@ impl UserRow {
                         verified: self.phone_verified,
                         code,
                     }),
+                    last_sms_at: self.last_sms_at.map(from_micros),
                 })
             }
             "machine" => UserKind::Machine(Machine {
@@ -158,6 +161,7 @@ impl UserRow {
             sequence: u.sequence,
             created_at: micros(u.created_at),
             changed_at: micros(u.changed_at),
+            last_sms_at: human.and_then(|h| h.last_sms_at).map(micros),
         }
     }
 }
@@ -299,6 +303,7 @@ macro_rules! store_impl {
                     .bind(r.sequence)
                     .bind(r.created_at)
                     .bind(r.changed_at)
+                    .bind(r.last_sms_at)
                     .execute(&mut *conn)
                     .await?;
                 Ok(())
@@ -482,6 +487,22 @@ macro_rules! store_impl {
                     .bind(micros(j.expires_at))
                     .execute(&mut *tx)
                     .await?;
+                }
+                if let Some(q) = &commit.sms_quota {
+                    // Counts the send only while the number is under its cap; no row back means the cap is
+                    // reached, and dropping the transaction undoes everything above.
+                    let counted: Option<(i64,)> = sqlx::query_as(
+                        "INSERT INTO sms_daily (phone, day, count) VALUES ($1, $2, 1) ON CONFLICT (phone, day) \
+                         DO UPDATE SET count = sms_daily.count + 1 WHERE sms_daily.count < $3 RETURNING count",
+                    )
+                    .bind(&q.phone)
+                    .bind(&q.day)
+                    .bind(q.limit)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if counted.is_none() {
+                        return Err($crate::store::StoreError::QuotaExceeded);
+                    }
                 }
                 for j in &commit.job_updates {
                     sqlx::query(

@@ -20,6 +20,9 @@ use tower::ServiceExt;
 pub const PHONE_A: &str = "+41791234567";
 pub const PHONE_B: &str = "+41781112233";
 
+const NO_SEND_LIMITS: &str =
+    "[limits]\nresend_cooldown_secs = 0\nmax_sends_per_phone_per_day = 0\n";
+
 #[derive(Debug, Clone)]
 pub enum Backend {
     Sqlite,
@@ -122,8 +125,9 @@ impl TestApp {
         clock: Arc<ManualClock>,
         toml: String,
     ) -> Result<Self> {
-        let mut config =
-            Config::from_toml_overrides(&format!("data_dir = {:?}\n{toml}", dir.path()))?;
+        // Send limits are off unless a test turns them on: most tests send several codes in a row.
+        let data_dir = format!("data_dir = {:?}", dir.path());
+        let mut config = Config::from_toml_layers(&[&data_dir, NO_SEND_LIMITS, &toml])?;
         if let Some(url) = backend.url() {
             config.set_database_url(url);
         }

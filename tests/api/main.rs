@@ -9,6 +9,7 @@ mod server;
 mod auth;
 mod delivery;
 mod lifecycle;
+mod limits;
 mod multiprocess;
 mod phone_v1;
 mod phone_v2;
@@ -41,6 +42,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
     tests.extend(wire::tests());
     tests.extend(delivery::tests());
     tests.extend(lifecycle::tests());
+    tests.extend(limits::tests());
     tests.extend(providers::tests());
     tests.extend(multiprocess::tests());
     tests.extend(store_contract::tests());

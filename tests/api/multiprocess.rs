@@ -13,7 +13,10 @@ use crate::helpers::Backend;
 use crate::server::Server;
 
 pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
-    crate::suite!(multiprocess; two_processes_hammering_resend_stay_consistent)
+    crate::suite!(multiprocess;
+        two_processes_hammering_resend_stay_consistent,
+        the_daily_cap_holds_across_processes,
+    )
 }
 
 const USERS: usize = 4;
@@ -27,7 +30,12 @@ async fn two_processes_hammering_resend_stay_consistent(b: Backend) -> Result<()
         .unwrap_or_else(|| format!("sqlite://{}/shared.db", dir.path().display()));
     // Both start at once: they race for the bootstrap and the key material, and must agree.
     let (p1, p2) = {
-        let env = [("PHONEVERIFY_DATABASE_URL", url.as_str())];
+        // Send limits off: this test is about concurrency, and hammers the same users on purpose.
+        let env = [
+            ("PHONEVERIFY_DATABASE_URL", url.as_str()),
+            ("PHONEVERIFY_LIMITS__RESEND_COOLDOWN_SECS", "0"),
+            ("PHONEVERIFY_LIMITS__MAX_SENDS_PER_PHONE_PER_DAY", "0"),
+        ];
         std::thread::scope(|s| {
             let a = s.spawn(|| Server::start(&dir.path().join("p1"), &env));
             let b = s.spawn(|| Server::start(&dir.path().join("p2"), &env));
@@ -154,4 +162,77 @@ async fn two_processes_hammering_resend_stay_consistent(b: Backend) -> Result<()
 
 fn server_subject(token: &str) -> String {
     crate::server::subject_of(token)
+}
+
+/// Two processes, many clients, one number with a cap of 5: exactly 5 sends get through, whichever process
+/// takes them; every other request answers 429.
+async fn the_daily_cap_holds_across_processes(b: Backend) -> Result<()> {
+    const CAP: usize = 5;
+    let dir = tempfile::tempdir()?;
+    let url = b
+        .url()
+        .unwrap_or_else(|| format!("sqlite://{}/shared.db", dir.path().display()));
+    let cap = CAP.to_string();
+    let env = [
+        ("PHONEVERIFY_DATABASE_URL", url.as_str()),
+        ("PHONEVERIFY_LIMITS__RESEND_COOLDOWN_SECS", "0"),
+        (
+            "PHONEVERIFY_LIMITS__MAX_SENDS_PER_PHONE_PER_DAY",
+            cap.as_str(),
+        ),
+    ];
+    let p1 = Server::start(&dir.path().join("p1"), &env);
+    let p2 = Server::start(&dir.path().join("p2"), &env);
+    let token = std::fs::read_to_string(dir.path().join("p1/data/admin.token"))?
+        .trim()
+        .to_owned();
+    let (status, body) = p1.http(
+        "POST",
+        "/v2/users/human",
+        Some(&token),
+        Some(json!({
+            "username": "capped", "profile": {"givenName": "G", "familyName": "F"},
+            "email": {"email": "capped@x.ch"}, "phone": {"phone": "+41791234599", "returnCode": {}}
+        })),
+    );
+    check_eq!(status, 200);
+    let user = body["userId"].as_str().context("userId")?.to_owned();
+    let servers = Arc::new([p1, p2]);
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            let (servers, user, token) = (servers.clone(), user.clone(), token.clone());
+            std::thread::spawn(move || {
+                (0..4)
+                    .map(|r| {
+                        let path = format!("/v2/users/{user}/phone/resend");
+                        servers[(t + r) % 2]
+                            .http("POST", &path, Some(&token), Some(json!({})))
+                            .0
+                    })
+                    .collect::<Vec<u16>>()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for h in handles {
+        statuses.extend(
+            h.join()
+                .map_err(|_| anyhow::anyhow!("client thread panicked"))?,
+        );
+    }
+    check_eq!(statuses.iter().filter(|s| **s == 200).count(), CAP);
+    check_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        statuses.len() - CAP
+    );
+    let store = phoneverify::store::connect(&url, 1, Duration::from_secs(5)).await?;
+    let added = store
+        .events(&user)
+        .await?
+        .iter()
+        .filter(|e| e.event_type == "user.human.phone.code.added")
+        .count();
+    check_eq!(added, 1 + CAP);
+    store.close().await;
+    Ok(())
 }

@@ -57,6 +57,7 @@ fn user(id: &str, username: &str, sequence: i64) -> User {
                     delivery: Delivery::Sent,
                 }),
             }),
+            last_sms_at: Some(t(1)),
         }),
         sequence,
         created_at: t(0),

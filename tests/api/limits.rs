@@ -1,0 +1,137 @@
+//! Send limits (spec section 9): a per-user resend cooldown and a per-number daily cap, answered with
+//! 8 RESOURCE_EXHAUSTED (429) and Retry-After. Only sends that cost an SMS count.
+
+use anyhow::Result;
+use chrono::Duration;
+use serde_json::json;
+
+use crate::check_eq;
+use crate::helpers::{Backend, PHONE_A, PHONE_B, Resp, TestApp};
+
+pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
+    crate::suite!(limits;
+        resend_waits_for_the_cooldown_in_every_api,
+        the_daily_cap_counts_sends_to_a_number_across_users,
+    )
+}
+
+fn retry_after(r: &Resp) -> Option<String> {
+    r.headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from)
+}
+
+async fn resend_waits_for_the_cooldown_in_every_api(b: Backend) -> Result<()> {
+    let app = TestApp::spawn_with(
+        &b,
+        "[limits]\nresend_cooldown_secs = 30\nmax_sends_per_phone_per_day = 0",
+    )
+    .await?;
+    let id = app.human("ada").await?;
+    let me = app.token_for(&id);
+    app.post(&format!("/v2/users/{id}/phone"))
+        .json(json!({"phone": PHONE_A}))
+        .send()
+        .await
+        .ok()?;
+    let before = app.event_types(&id).await?.len();
+
+    let resend = format!("/v2/users/{id}/phone/resend");
+    let r = app.post(&resend).json(json!({"sendCode": {}})).send().await;
+    r.err(429, 8, "PHONE-c0oLd")?;
+    check_eq!(retry_after(&r), Some("30".to_string()));
+    app.clock.advance(Duration::seconds(10));
+    let r = app
+        .post("/auth/v1/users/me/phone/_resend_verification")
+        .by(&me)
+        .send()
+        .await;
+    r.err(429, 8, "PHONE-c0oLd")?;
+    check_eq!(retry_after(&r), Some("20".to_string()));
+    let r = app
+        .post(&format!(
+            "/management/v1/users/{id}/phone/_resend_verification"
+        ))
+        .send()
+        .await;
+    r.err(429, 8, "PHONE-c0oLd")?;
+    check_eq!(app.event_types(&id).await?.len(), before);
+    // A returned code costs no SMS and is not limited.
+    app.post(&resend)
+        .json(json!({"returnCode": {}}))
+        .send()
+        .await
+        .ok()?;
+    // Once the cooldown is over, the next SMS goes out; and starts the next cooldown.
+    app.clock.advance(Duration::seconds(20));
+    app.post(&resend).json(json!({})).send().await.ok()?;
+    app.post(&resend)
+        .json(json!({}))
+        .send()
+        .await
+        .err(429, 8, "PHONE-c0oLd")?;
+    Ok(())
+}
+
+async fn the_daily_cap_counts_sends_to_a_number_across_users(b: Backend) -> Result<()> {
+    let app = TestApp::spawn_with(
+        &b,
+        "[limits]\nresend_cooldown_secs = 0\nmax_sends_per_phone_per_day = 3",
+    )
+    .await?;
+    let a = app.human("a").await?;
+    let c = app.human("c").await?;
+    app.post(&format!("/v2/users/{a}/phone"))
+        .json(json!({"phone": PHONE_A}))
+        .send()
+        .await
+        .ok()?; // 1
+    app.post(&format!("/v2/users/{a}/phone/resend"))
+        .json(json!({}))
+        .send()
+        .await
+        .ok()?; // 2
+    app.post(&format!("/v2/users/{c}/phone"))
+        .json(json!({"phone": PHONE_A}))
+        .send()
+        .await
+        .ok()?; // 3
+    let jobs = app.services.store.job_counts().await?.pending;
+    let events = app.event_types(&c).await?.len();
+    // The clock stands at 09:00 UTC: the cap lifts at midnight, 15 hours away.
+    let r = app
+        .post(&format!("/v2/users/{c}/phone/resend"))
+        .json(json!({}))
+        .send()
+        .await;
+    r.err(429, 8, "PHONE-d4iLy")?;
+    check_eq!(retry_after(&r), Some((15 * 3600).to_string()));
+    app.post(&format!("/v2/users/{a}/phone/resend"))
+        .json(json!({}))
+        .send()
+        .await
+        .err(429, 8, "PHONE-d4iLy")?;
+    // Refused sends wrote nothing: no event, no job.
+    check_eq!(app.event_types(&c).await?.len(), events);
+    check_eq!(app.services.store.job_counts().await?.pending, jobs);
+    // Another number has its own count; a returned code costs nothing.
+    app.post(&format!("/v2/users/{a}/phone"))
+        .json(json!({"phone": PHONE_B}))
+        .send()
+        .await
+        .ok()?;
+    app.post(&format!("/v2/users/{c}/phone/resend"))
+        .json(json!({"returnCode": {}}))
+        .send()
+        .await
+        .ok()?;
+    // The next UTC day starts a new count.
+    app.clock.advance(Duration::hours(15));
+    app.post(&format!("/v2/users/{c}/phone/resend"))
+        .json(json!({}))
+        .send()
+        .await
+        .ok()?;
+    Ok(())
+}
