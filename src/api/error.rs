@@ -66,6 +66,8 @@ pub enum Op {
     OrgMember,
     IamMember,
     AddMachine,
+    AddPat,
+    RemovePat,
     Other,
 }
 
@@ -198,7 +200,9 @@ impl ApiError {
                 let message = match reason {
                     AuthFailure::HeaderMissing => "auth header missing",
                     AuthFailure::InvalidHeader => "invalid auth header",
-                    AuthFailure::Token(_) | AuthFailure::UserNotActive(_) => {
+                    AuthFailure::Token(_)
+                    | AuthFailure::UserNotActive(_)
+                    | AuthFailure::PatRemoved(_) => {
                         tracing::info!(%reason, "request refused: token is invalid");
                         "Token is invalid"
                     }
@@ -289,6 +293,11 @@ impl ApiError {
                     (FailedPrecondition, "ORG-GoXOn", "User could not be found")
                 }
                 Op::IamMember => (FailedPrecondition, "INSTA-GSXOn", "User could not be found"),
+                Op::AddPat => (
+                    FailedPrecondition,
+                    "COMMAND-Dggw2",
+                    "User could not be found",
+                ),
                 _ => (NotFound, "QUERY-DAvb3", "User could not be found"),
             },
             D::UserNotHuman => (
@@ -379,6 +388,17 @@ impl ApiError {
                 (AlreadyExists, "INSTA-pFDwe", "Member already exists")
             }
             D::MemberAlreadyExists => (AlreadyExists, "ORG-poWwe", "Member already exists"),
+            D::NotMachineUser => (
+                FailedPrecondition,
+                "COMMAND-Df2f1",
+                "The user has the wrong type",
+            ),
+            D::ExpirationInPast => (
+                InvalidArgument,
+                "DOMAIN-dv3t5",
+                "Expiration date is in the past",
+            ),
+            D::PatNotFound => (NotFound, "COMMAND-4m77G", "Personal Access Token not found"),
             D::MachineNameMissing => (InvalidArgument, "USER-Mach1", "Name is empty"),
         };
         Self::new(code, id, message)

@@ -91,6 +91,30 @@ impl<S: Send + Sync> FromRequestParts<S> for UserIdPath {
     }
 }
 
+/// The `{userId}/pats/{tokenId}` path segments.
+pub struct PatPath {
+    pub user_id: String,
+    pub token_id: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PatPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path((user_id, token_id)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::invalid(format!("invalid path: {}", e.body_text())))?;
+        for (name, value) in [("userId", &user_id), ("tokenId", &token_id)] {
+            if value.is_empty() || value.chars().count() > MAX_USER_ID_LEN {
+                return Err(ApiError::invalid(format!(
+                    "invalid {name}: value length must be between 1 and {MAX_USER_ID_LEN} runes, inclusive"
+                )));
+            }
+        }
+        Ok(PatPath { user_id, token_id })
+    }
+}
+
 /// A JSON body. An empty body reads as `{}` (so requests without required fields need none); unknown fields
 /// are ignored; a malformed body or a wrong type is code 3 with a message naming the field.
 pub struct ApiJson<T>(pub T);

@@ -94,6 +94,8 @@ fn documented() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(v1_management::resend_human_phone_verification))
         .routes(routes!(v1_management::add_machine_user))
+        .routes(routes!(v1_management::add_personal_access_token))
+        .routes(routes!(v1_management::remove_personal_access_token))
         .routes(routes!(v1_management::add_org_member))
         .routes(routes!(admin::add_iam_member))
         .routes(routes!(v2_user::set_phone, v2_user::remove_phone))

@@ -513,3 +513,20 @@ pub struct AddOrganizationResponse {
     pub organization_id: String,
     pub details: Details,
 }
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AddPersonalAccessTokenRequest {
+    /// RFC 3339; without it the token does not expire (9999-01-01), as in ZITADEL.
+    #[serde(alias = "expiration_date")]
+    pub expiration_date: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AddPersonalAccessTokenResponse {
+    pub token_id: String,
+    /// The bearer token. Shown once; only its id is kept.
+    pub token: String,
+    pub details: Details,
+}

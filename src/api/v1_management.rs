@@ -6,9 +6,10 @@ use axum::extract::State;
 
 use super::OrApi;
 use super::error::{ApiError, ErrorBody, Op};
-use super::extract::{ApiJson, AppState, Auth, OrgHeader, UserIdPath, check_len};
+use super::extract::{ApiJson, AppState, Auth, OrgHeader, PatPath, UserIdPath, check_len};
 use super::types::{
-    AddMachineUserRequest, AddMemberRequest, AddUserResponse, Details, DetailsResponse, Empty,
+    AddMachineUserRequest, AddMemberRequest, AddPersonalAccessTokenRequest,
+    AddPersonalAccessTokenResponse, AddUserResponse, Details, DetailsResponse, Empty,
     GetPhoneV1Response, PhoneV1, UpdateHumanPhoneRequest,
 };
 use crate::domain::permission::{USER_READ, USER_WRITE};
@@ -153,5 +154,46 @@ pub async fn add_org_member(
         .api(Op::OrgMember)?;
     Ok(Json(DetailsResponse {
         details: Details::org_changed(&org, false),
+    }))
+}
+
+/// Adds a personal access token for a machine user of the org; the token is in the response only.
+#[utoipa::path(post, path = "/management/v1/users/{userId}/pats", tag = TAG, security(("bearer" = [])), request_body = AddPersonalAccessTokenRequest,
+    params(("userId" = String, Path), ("x-zitadel-orgid" = Option<String>, Header, description = "Organization to act in")),
+    responses((status = 200, body = AddPersonalAccessTokenResponse), (status = "default", description = "Error", body = ErrorBody)))]
+pub async fn add_personal_access_token(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    org: OrgHeader,
+    UserIdPath(user_id): UserIdPath,
+    ApiJson(req): ApiJson<AddPersonalAccessTokenRequest>,
+) -> Result<Json<AddPersonalAccessTokenResponse>, ApiError> {
+    let (written, token_id, token) = s
+        .add_personal_access_token(&caller, org.as_deref(), &user_id, req.expiration_date)
+        .await
+        .api(Op::AddPat)?;
+    Ok(Json(AddPersonalAccessTokenResponse {
+        token_id,
+        token,
+        details: Details::changed(&written),
+    }))
+}
+
+/// Removes a personal access token; it stops authenticating at once.
+#[utoipa::path(delete, path = "/management/v1/users/{userId}/pats/{tokenId}", tag = TAG, security(("bearer" = [])),
+    params(("userId" = String, Path), ("tokenId" = String, Path), ("x-zitadel-orgid" = Option<String>, Header, description = "Organization to act in")),
+    responses((status = 200, body = DetailsResponse), (status = "default", description = "Error", body = ErrorBody)))]
+pub async fn remove_personal_access_token(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    org: OrgHeader,
+    path: PatPath,
+) -> Result<Json<DetailsResponse>, ApiError> {
+    let written = s
+        .remove_personal_access_token(&caller, org.as_deref(), &path.user_id, &path.token_id)
+        .await
+        .api(Op::RemovePat)?;
+    Ok(Json(DetailsResponse {
+        details: Details::changed(&written),
     }))
 }

@@ -17,6 +17,9 @@ struct Claims {
     iat: i64,
     nbf: i64,
     jti: String,
+    /// Set on personal access tokens, which authenticate only while their id is on record.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pat: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +27,8 @@ pub struct VerifiedToken {
     pub user_id: String,
     pub token_id: String,
     pub expires_at: DateTime<Utc>,
+    /// A personal access token: valid only while not removed.
+    pub personal: bool,
 }
 
 /// Why a token was refused. Logged, never returned: the client only learns "Token is invalid".
@@ -74,16 +79,39 @@ impl TokenService {
         now: DateTime<Utc>,
         ttl: Duration,
     ) -> Result<String, TokenError> {
+        self.sign(user_id, token_id, now, now + ttl, false)
+    }
+
+    /// A personal access token: valid until `expires_at` unless its id is removed first.
+    pub fn mint_personal(
+        &self,
+        user_id: &str,
+        token_id: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<String, TokenError> {
+        self.sign(user_id, token_id, now, expires_at, true)
+    }
+
+    fn sign(
+        &self,
+        user_id: &str,
+        token_id: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+        pat: bool,
+    ) -> Result<String, TokenError> {
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(self.key.kid.clone());
         let claims = Claims {
             iss: self.issuer.clone(),
             sub: user_id.to_owned(),
             aud: self.audience.clone(),
-            exp: (now + ttl).timestamp(),
+            exp: expires_at.timestamp(),
             iat: now.timestamp(),
             nbf: now.timestamp(),
             jti: token_id.to_owned(),
+            pat,
         };
         jsonwebtoken::encode(&header, &claims, &self.key.encoding)
             .map_err(|e| TokenError::Signing(e.to_string()))
@@ -125,6 +153,7 @@ impl TokenService {
             user_id: claims.sub,
             token_id: claims.jti,
             expires_at: DateTime::<Utc>::from_timestamp(claims.exp, 0).unwrap_or_default(),
+            personal: claims.pat,
         })
     }
 }

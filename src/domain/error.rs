@@ -58,6 +58,12 @@ pub enum DomainError {
     InvalidRoles,
     #[error("member already exists")]
     MemberAlreadyExists,
+    #[error("not a machine user")]
+    NotMachineUser,
+    #[error("expiration date in the past")]
+    ExpirationInPast,
+    #[error("personal access token not found")]
+    PatNotFound,
     #[error("machine name missing")]
     MachineNameMissing,
 }

@@ -16,6 +16,14 @@ pub struct InstanceInfo {
     pub admin_user_id: String,
 }
 
+/// A personal access token that still authenticates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatRecord {
+    pub token_id: String,
+    pub user_id: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
 /// All projections, in a stable order so that two of them compare equal when their content is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Projections {
@@ -23,10 +31,12 @@ pub struct Projections {
     pub orgs: Vec<Org>,
     pub users: Vec<User>,
     pub memberships: Vec<Membership>,
+    pub pats: Vec<PatRecord>,
 }
 
 impl Projections {
     pub fn sorted(mut self) -> Self {
+        self.pats.sort_by(|a, b| a.token_id.cmp(&b.token_id));
         self.orgs.sort_by(|a, b| a.id.cmp(&b.id));
         self.users.sort_by(|a, b| a.id.cmp(&b.id));
         self.memberships
@@ -51,6 +61,7 @@ pub fn fold<'e>(
     let mut orgs: BTreeMap<String, Org> = BTreeMap::new();
     let mut users: BTreeMap<String, User> = BTreeMap::new();
     let mut memberships: BTreeMap<(String, Scope), Membership> = BTreeMap::new();
+    let mut pats: BTreeMap<String, PatRecord> = BTreeMap::new();
     for e in events {
         let meta = EventMeta {
             sequence: e.sequence,
@@ -59,6 +70,23 @@ pub fn fold<'e>(
         match e.aggregate_type.as_str() {
             AGGREGATE_USER => {
                 let event: UserEvent = decode(&e.event_type, e.payload.as_ref())?;
+                match &event {
+                    UserEvent::PersonalAccessTokenAdded {
+                        token_id,
+                        expiration,
+                    } => {
+                        let record = PatRecord {
+                            token_id: token_id.clone(),
+                            user_id: e.aggregate_id.clone(),
+                            expires_at: *expiration,
+                        };
+                        pats.insert(token_id.clone(), record);
+                    }
+                    UserEvent::PersonalAccessTokenRemoved { token_id } => {
+                        pats.remove(token_id);
+                    }
+                    _ => {}
+                }
                 let current = users.remove(&e.aggregate_id);
                 if let Some(u) =
                     User::apply(current, &e.aggregate_id, &e.resource_owner, &event, meta)
@@ -114,6 +142,7 @@ pub fn fold<'e>(
         orgs: orgs.into_values().collect(),
         users: users.into_values().collect(),
         memberships: memberships.into_values().collect(),
+        pats: pats.into_values().collect(),
     }
     .sorted())
 }

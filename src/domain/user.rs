@@ -34,6 +34,16 @@ pub enum UserEvent {
     PhoneVerified,
     #[serde(rename = "user.human.phone.verification.failed")]
     PhoneVerificationFailed,
+    #[serde(rename = "user.personal.access.token.added", rename_all = "camelCase")]
+    PersonalAccessTokenAdded {
+        token_id: String,
+        expiration: DateTime<Utc>,
+    },
+    #[serde(
+        rename = "user.personal.access.token.removed",
+        rename_all = "camelCase"
+    )]
+    PersonalAccessTokenRemoved { token_id: String },
     #[serde(rename = "user.deactivated")]
     Deactivated,
     #[serde(rename = "user.reactivated")]
@@ -278,7 +288,10 @@ impl User {
         user.sequence = meta.sequence;
         user.changed_at = meta.created_at;
         match event {
-            UserEvent::HumanAdded(_) | UserEvent::MachineAdded(_) => {}
+            UserEvent::HumanAdded(_)
+            | UserEvent::MachineAdded(_)
+            | UserEvent::PersonalAccessTokenAdded { .. }
+            | UserEvent::PersonalAccessTokenRemoved { .. } => {}
             UserEvent::Deactivated => user.state = UserState::Inactive,
             UserEvent::Reactivated => user.state = UserState::Active,
             UserEvent::Removed => user.state = UserState::Removed,
@@ -431,6 +444,26 @@ impl User {
         Ok(())
     }
 
+    /// A personal access token is for machine users (service accounts) only, and must not be born expired.
+    pub fn add_personal_access_token(
+        &self,
+        token_id: &str,
+        expiration: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<UserEvent>, DomainError> {
+        self.live()?;
+        if !matches!(self.kind, UserKind::Machine(_)) {
+            return Err(DomainError::NotMachineUser);
+        }
+        if expiration <= now {
+            return Err(DomainError::ExpirationInPast);
+        }
+        Ok(vec![UserEvent::PersonalAccessTokenAdded {
+            token_id: token_id.to_owned(),
+            expiration,
+        }])
+    }
+
     pub fn deactivate(&self) -> Result<Vec<UserEvent>, DomainError> {
         self.live()?;
         if self.state == UserState::Inactive {
@@ -501,6 +534,8 @@ fn apply_phone(human: &mut Human, event: &UserEvent, meta: EventMeta) {
         }
         UserEvent::HumanAdded(_)
         | UserEvent::MachineAdded(_)
+        | UserEvent::PersonalAccessTokenAdded { .. }
+        | UserEvent::PersonalAccessTokenRemoved { .. }
         | UserEvent::Deactivated
         | UserEvent::Reactivated
         | UserEvent::Removed => {}

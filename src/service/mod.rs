@@ -73,6 +73,8 @@ pub enum AuthFailure {
     Token(#[from] TokenError),
     #[error("token user {0} does not exist or is not active")]
     UserNotActive(String),
+    #[error("personal access token {0} was removed")]
+    PatRemoved(String),
 }
 
 impl From<StoreError> for ServiceError {
@@ -157,10 +159,18 @@ pub struct Services {
     pub outbox: Notify,
 }
 
+/// Personal access tokens to put on record (added) or take off (removed) with a user's events.
+#[derive(Debug, Default)]
+struct PatChanges {
+    added: Vec<crate::store::PatRecord>,
+    removed: Vec<String>,
+}
+
 /// What a user command wants written: events, and the code to queue for SMS if one is to be sent.
 struct Plan<T> {
     events: Vec<UserEvent>,
     sms: Option<PlainCode>,
+    pats: PatChanges,
     /// Returned after the commit: a refusal that still records events (a wrong code) is an `Err` here.
     outcome: std::result::Result<T, DomainError>,
 }
@@ -170,6 +180,7 @@ impl<T> Plan<T> {
         Self {
             events,
             sms: None,
+            pats: PatChanges::default(),
             outcome: Ok(value),
         }
     }
@@ -206,6 +217,14 @@ impl Services {
             .strip_prefix("Bearer ")
             .ok_or(ServiceError::Unauthenticated(AuthFailure::InvalidHeader))?;
         let verified = self.tokens.verify(token.trim(), self.clock.now())?;
+        if verified.personal {
+            let on_record = self.store.pat(&verified.token_id).await?;
+            if !on_record.is_some_and(|p| p.user_id == verified.user_id) {
+                return Err(ServiceError::Unauthenticated(AuthFailure::PatRemoved(
+                    verified.token_id,
+                )));
+            }
+        }
         match self.store.user(&verified.user_id).await? {
             Some(user) if user.state == UserState::Active => Ok(Caller {
                 user_id: user.id,
@@ -379,6 +398,8 @@ impl Services {
         let mut commit = Commit {
             events,
             users: vec![user.clone()],
+            pats_added: plan.pats.added.clone(),
+            pats_removed: plan.pats.removed.clone(),
             ..Commit::default()
         };
         if let Some(code) = &plan.sms {

@@ -1,7 +1,7 @@
 //! The phone commands of the three APIs. v1 (auth and management) and v2 differ on purpose in their
 //! preconditions and in who may act; both are ZITADEL's behaviour.
 
-use super::{Caller, Plan, Result, Services, Written};
+use super::{Caller, PatChanges, Plan, Result, Services, Written};
 use crate::domain::DomainError;
 use crate::domain::code::PlainCode;
 use crate::domain::permission::USER_WRITE;
@@ -98,6 +98,7 @@ impl Services {
                 Ok(Plan {
                     events: user.set_phone_v1(&number, proof)?,
                     sms: code.as_ref().map(|(plain, _)| plain.clone()),
+                    pats: PatChanges::default(),
                     outcome: Ok(()),
                 })
             })
@@ -126,6 +127,7 @@ impl Services {
                         self.resend_cooldown(),
                     )?,
                     sms: Some(plain.clone()),
+                    pats: PatChanges::default(),
                     outcome: Ok(()),
                 })
             })
@@ -155,6 +157,7 @@ impl Services {
         Ok(Plan {
             events,
             sms: None,
+            pats: PatChanges::default(),
             outcome,
         })
     }
@@ -209,6 +212,7 @@ impl Services {
                     .as_ref()
                     .filter(|_| mode == SetPhoneV2::SendCode)
                     .map(|(p, _)| p.clone()),
+                pats: PatChanges::default(),
                 outcome: Ok(code
                     .as_ref()
                     .filter(|_| mode == SetPhoneV2::ReturnCode)
@@ -236,6 +240,7 @@ impl Services {
                     self.resend_cooldown(),
                 )?,
                 sms: (!return_code).then(|| plain.clone()),
+                pats: PatChanges::default(),
                 outcome: Ok(return_code.then(|| plain.clone())),
             })
         })

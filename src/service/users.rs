@@ -1,6 +1,6 @@
 //! Creating and managing users: enough of ZITADEL's user API to make the phone API usable.
 
-use super::{Caller, Plan, Result, ServiceError, Services, Written};
+use super::{Caller, PatChanges, Plan, Result, ServiceError, Services, Written};
 use crate::domain::DomainError;
 use crate::domain::code::PlainCode;
 use crate::domain::permission::{USER_DELETE, USER_READ, USER_WRITE};
@@ -9,6 +9,14 @@ use crate::domain::user::{
     HumanAdded, MachineAdded, User, UserEvent, UserState, validate_email, validate_username,
 };
 use crate::service::SetPhoneV2;
+
+/// ZITADEL's expiration for a personal access token that names none: 9999-01-01T00:00:00Z.
+const FOREVER_UNIX_SECS: i64 = 253_370_764_800;
+
+fn forever() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(FOREVER_UNIX_SECS, 0)
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct NewHuman {
@@ -116,6 +124,7 @@ impl Services {
         let plan = Plan {
             events,
             sms,
+            pats: PatChanges::default(),
             outcome: Ok(()),
         };
         let chosen_id = new.user_id.as_deref();
@@ -200,6 +209,78 @@ impl Services {
             }
         }
         Err(ServiceError::Aborted)
+    }
+
+    /// management v1 AddPersonalAccessToken: a token for a machine user of the context org, valid until
+    /// `expiration` (ZITADEL's default: the year 9999) unless it is removed first.
+    pub async fn add_personal_access_token(
+        &self,
+        caller: &Caller,
+        org_header: Option<&str>,
+        user_id: &str,
+        expiration: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<(Written, String, String)> {
+        let org_id = self.context_org(caller, org_header).await?;
+        self.require(caller, USER_WRITE, &org_id).await?;
+        let now = self.clock.now();
+        let expiration = expiration.unwrap_or_else(forever);
+        let token_id = self.ids.next(now);
+        let (written, ()) = self
+            .update_user(user_id, &caller.user_id, None, |user| {
+                if user.org_id != org_id {
+                    return Err(DomainError::UserNotFound.into());
+                }
+                let mut plan = Plan::ok(
+                    user.add_personal_access_token(&token_id, expiration, now)?,
+                    (),
+                );
+                plan.pats.added.push(crate::store::PatRecord {
+                    token_id: token_id.clone(),
+                    user_id: user.id.clone(),
+                    expires_at: expiration,
+                });
+                Ok(plan)
+            })
+            .await?;
+        let token = self
+            .tokens
+            .mint_personal(user_id, &token_id, now, expiration)?;
+        Ok((written, token_id, token))
+    }
+
+    /// management v1 RemovePersonalAccessToken: the token stops authenticating at once.
+    pub async fn remove_personal_access_token(
+        &self,
+        caller: &Caller,
+        org_header: Option<&str>,
+        user_id: &str,
+        token_id: &str,
+    ) -> Result<Written> {
+        let org_id = self.context_org(caller, org_header).await?;
+        self.require(caller, USER_WRITE, &org_id).await?;
+        let on_record = self
+            .store
+            .pat(token_id)
+            .await?
+            .filter(|p| p.user_id == user_id);
+        let (written, ()) = self
+            .update_user(user_id, &caller.user_id, None, |user| {
+                if user.org_id != org_id || on_record.is_none() {
+                    return Err(DomainError::PatNotFound.into());
+                }
+                let event = UserEvent::PersonalAccessTokenRemoved {
+                    token_id: token_id.to_owned(),
+                };
+                let mut plan = Plan::ok(vec![event], ());
+                plan.pats.removed.push(token_id.to_owned());
+                Ok(plan)
+            })
+            .await
+            .map_err(|e| match e {
+                ServiceError::Domain(DomainError::UserNotFound) => DomainError::PatNotFound.into(),
+                other => other,
+            })?;
+        Ok(written)
     }
 
     /// A user that exists and was not removed; what the reads and v2 user commands act on.

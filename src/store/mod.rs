@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::events::{NewEvent, StoredEvent};
 use crate::domain::org::{Membership, Org};
-pub use crate::domain::projection::{InstanceInfo, Projections};
+pub use crate::domain::projection::{InstanceInfo, PatRecord, Projections};
 use crate::domain::user::User;
 
 pub use postgres::PgStore;
@@ -136,6 +136,8 @@ pub struct Commit {
     pub instance: Option<InstanceInfo>,
     pub jobs: Vec<NewSmsJob>,
     pub job_updates: Vec<JobUpdate>,
+    pub pats_added: Vec<PatRecord>,
+    pub pats_removed: Vec<String>,
     /// Counts one SMS against a number's daily cap; the whole commit fails with `QuotaExceeded` at the cap.
     pub sms_quota: Option<SmsQuota>,
 }
@@ -159,6 +161,8 @@ pub trait Store: Send + Sync + 'static {
     async fn org(&self, id: &str) -> Result<Option<Org>, StoreError>;
     async fn org_name_taken(&self, name: &str) -> Result<bool, StoreError>;
     async fn memberships(&self, user_id: &str) -> Result<Vec<Membership>, StoreError>;
+    /// A personal access token that was added and not removed.
+    async fn pat(&self, token_id: &str) -> Result<Option<PatRecord>, StoreError>;
     /// Appends the events and updates projections and outbox in one transaction.
     /// A (aggregate, sequence) or unique-name collision is `Conflict` and writes nothing.
     async fn commit(&self, commit: Commit) -> Result<(), StoreError>;

@@ -347,6 +347,19 @@ macro_rules! store_impl {
                 Ok(())
             }
 
+            async fn insert_pat(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                p: &$crate::store::PatRecord,
+            ) -> Result<(), $crate::store::StoreError> {
+                sqlx::query("INSERT INTO personal_access_tokens (token_id, user_id, expires_at) VALUES ($1, $2, $3)")
+                    .bind(&p.token_id)
+                    .bind(&p.user_id)
+                    .bind($crate::store::micros(p.expires_at))
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            }
+
             async fn insert_instance(
                 conn: &mut <$db as sqlx::Database>::Connection,
                 i: &$crate::store::InstanceInfo,
@@ -439,6 +452,23 @@ macro_rules! store_impl {
                     .collect()
             }
 
+            async fn pat(
+                &self,
+                token_id: &str,
+            ) -> Result<Option<$crate::store::PatRecord>, $crate::store::StoreError> {
+                let row: Option<(String, String, i64)> = sqlx::query_as(
+                    "SELECT token_id, user_id, expires_at FROM personal_access_tokens WHERE token_id = $1",
+                )
+                .bind(token_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(|(token_id, user_id, expires_at)| $crate::store::PatRecord {
+                    token_id,
+                    user_id,
+                    expires_at: $crate::store::from_micros(expires_at),
+                }))
+            }
+
             async fn commit(&self, commit: $crate::store::Commit) -> Result<(), $crate::store::StoreError> {
                 use $crate::store::micros;
                 let mut tx = self.pool.begin_with($begin).await?;
@@ -470,6 +500,15 @@ macro_rules! store_impl {
                 }
                 if let Some(i) = &commit.instance {
                     Self::insert_instance(&mut tx, i).await?;
+                }
+                for p in &commit.pats_added {
+                    Self::insert_pat(&mut tx, p).await?;
+                }
+                for token_id in &commit.pats_removed {
+                    sqlx::query("DELETE FROM personal_access_tokens WHERE token_id = $1")
+                        .bind(token_id)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 for j in &commit.jobs {
                     sqlx::query(
@@ -621,7 +660,19 @@ macro_rules! store_impl {
                         .await?;
                 let memberships: Vec<$crate::store::sql::MembershipRow> =
                     sqlx::query_as("SELECT user_id, scope, roles FROM memberships").fetch_all(&self.pool).await?;
+                let pats: Vec<(String, String, i64)> =
+                    sqlx::query_as("SELECT token_id, user_id, expires_at FROM personal_access_tokens")
+                        .fetch_all(&self.pool)
+                        .await?;
                 Ok($crate::store::Projections {
+                    pats: pats
+                        .into_iter()
+                        .map(|(token_id, user_id, expires_at)| $crate::store::PatRecord {
+                            token_id,
+                            user_id,
+                            expires_at: $crate::store::from_micros(expires_at),
+                        })
+                        .collect(),
                     instance: $crate::store::Store::instance(self).await?,
                     orgs: orgs.into_iter().map(Into::into).collect(),
                     users: users
@@ -652,7 +703,7 @@ macro_rules! store_impl {
                     .map($crate::store::sql::EventRow::into_event)
                     .collect::<Result<Vec<_>, _>>()?;
                 let projections = fold(&events).map_err($crate::store::StoreError::Internal)?;
-                for table in ["users", "orgs", "memberships", "instance"] {
+                for table in ["users", "orgs", "memberships", "instance", "personal_access_tokens"] {
                     sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
                 }
                 if let Some(i) = &projections.instance {
@@ -666,6 +717,9 @@ macro_rules! store_impl {
                 }
                 for m in &projections.memberships {
                     Self::upsert_membership(&mut tx, m).await?;
+                }
+                for p in &projections.pats {
+                    Self::insert_pat(&mut tx, p).await?;
                 }
                 tx.commit().await?;
                 Ok(events.len())

@@ -200,9 +200,17 @@ async fn rebuilt_projections_equal_the_live_ones(b: Backend) -> Result<()> {
         .ok()?;
     let dora = app.human("dora").await?;
     app.delete(&format!("/v2/users/{dora}")).send().await.ok()?;
-    app.machine("bot").await?;
+    let bot = app.machine("bot").await?;
+    let pats = format!("/management/v1/users/{bot}/pats");
+    app.post(&pats).send().await.ok()?;
+    let removed = app.post(&pats).send().await.ok()?["tokenId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    app.delete(&format!("{pats}/{removed}")).send().await.ok()?;
 
     let live = app.services.store.projections().await?;
+    check_eq!(live.pats.len(), 1);
     check_eq!(live.users.len(), 6);
     let folded = app.services.rebuild_projections().await?;
     anyhow::ensure!(folded > 20, "folded {folded} events");

@@ -14,6 +14,7 @@ pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
         deactivate_reactivate_delete,
         organizations_and_members,
         me_returns_the_caller_as_zitadel,
+        personal_access_tokens_authenticate_until_removed,
     )
 }
 
@@ -295,5 +296,100 @@ async fn me_returns_the_caller_as_zitadel(b: Backend) -> Result<()> {
     check_eq!(user["details"]["resourceOwner"], json!(app.org_id));
     check_eq!(user["human"]["email"]["isEmailVerified"], json!(true));
     check_eq!(user["human"]["phone"], json!({}));
+    Ok(())
+}
+
+async fn personal_access_tokens_authenticate_until_removed(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    let bot = app.machine("bot").await?;
+    let pats = format!("/management/v1/users/{bot}/pats");
+    let r = app.post(&pats).json(json!({})).send().await;
+    let body = r.ok()?.clone();
+    let (token_id, token) = (
+        body["tokenId"].as_str().unwrap_or_default(),
+        body["token"].as_str().unwrap_or_default(),
+    );
+    check_eq!(r.sequence()?, 2);
+    // The machine user calls the API with it, within its roles.
+    let me = app.get("/auth/v1/users/me").by(token).send().await;
+    check_eq!(me.ok()?["user"]["machine"]["name"], json!("Bot"));
+    let (target, _) = app
+        .with_pending_code("target", crate::helpers::PHONE_A)
+        .await?;
+    let resend = format!("/v2/users/{target}/phone/resend");
+    app.post(&resend)
+        .by(token)
+        .json(json!({"returnCode": {}}))
+        .send()
+        .await
+        .err(403, 7, "AUTH-5mWD2")?;
+    app.grant_org_role(&app.org_id, &bot, "ORG_USER_MANAGER")
+        .await?;
+    app.post(&resend)
+        .by(token)
+        .json(json!({"returnCode": {}}))
+        .send()
+        .await
+        .ok()?;
+    // It survives a rebuild of the projections.
+    app.services.rebuild_projections().await?;
+    app.get("/auth/v1/users/me").by(token).send().await.ok()?;
+    // Removed: refused at once, everywhere; removing again is "not found".
+    app.delete(&format!("{pats}/{token_id}"))
+        .send()
+        .await
+        .ok()?;
+    let r = app.get("/auth/v1/users/me").by(token).send().await;
+    r.err(401, 16, "AUTH-7fs1e")?;
+    app.delete(&format!("{pats}/{token_id}"))
+        .send()
+        .await
+        .err(404, 5, "COMMAND-4m77G")?;
+    // An expiration date is honoured.
+    let r = app
+        .post(&pats)
+        .json(json!({"expirationDate": "2026-06-01T10:00:00Z"}))
+        .send()
+        .await;
+    let short = r.ok()?["token"].as_str().unwrap_or_default().to_owned();
+    app.get("/auth/v1/users/me").by(&short).send().await.ok()?;
+    app.clock.advance(chrono::Duration::hours(2));
+    app.get("/auth/v1/users/me")
+        .by(&short)
+        .send()
+        .await
+        .err(401, 16, "AUTH-7fs1e")?;
+    // Refusals.
+    app.post(&pats)
+        .json(json!({"expirationDate": "2020-01-01T00:00:00Z"}))
+        .send()
+        .await
+        .err(400, 3, "DOMAIN-dv3t5")?;
+    app.post(&pats)
+        .json(json!({"expirationDate": "tomorrow"}))
+        .send()
+        .await
+        .invalid("expirationDate")?;
+    let human = app.human("human").await?;
+    app.post(&format!("/management/v1/users/{human}/pats"))
+        .send()
+        .await
+        .err(400, 9, "COMMAND-Df2f1")?;
+    app.post("/management/v1/users/404/pats")
+        .send()
+        .await
+        .err(400, 9, "COMMAND-Dggw2")?;
+    let other = app.org("Other").await?;
+    app.post(&pats)
+        .org(&other)
+        .send()
+        .await
+        .err(400, 9, "COMMAND-Dggw2")?;
+    let nobody = app.human("nobody").await?;
+    app.post(&pats)
+        .by(&app.token_for(&nobody))
+        .send()
+        .await
+        .err(403, 7, "AUTH-5mWD2")?;
     Ok(())
 }
