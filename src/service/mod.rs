@@ -219,7 +219,7 @@ impl Services {
         let verified = self.tokens.verify(token.trim(), self.clock.now())?;
         if verified.personal {
             let on_record = self.store.pat(&verified.token_id).await?;
-            if !on_record.is_some_and(|p| p.user_id == verified.user_id) {
+            if on_record.is_none_or(|p| p.user_id != verified.user_id) {
                 return Err(ServiceError::Unauthenticated(AuthFailure::PatRemoved(
                     verified.token_id,
                 )));
