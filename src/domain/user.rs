@@ -364,6 +364,27 @@ impl User {
         self.set_phone(number, proof)
     }
 
+    /// A code sent by SMS must wait `cooldown` after the user's previous SMS code, whichever command sends it.
+    pub fn check_sms_cooldown(
+        &self,
+        now: DateTime<Utc>,
+        cooldown: Duration,
+    ) -> Result<(), DomainError> {
+        let last = self.human().and_then(|h| h.last_sms_at);
+        // A zero cooldown is off, whatever the clocks of the processes that stamped `last_sms_at` said.
+        if let Some(last) = last
+            && cooldown > Duration::zero()
+            && let Some(until) = last.checked_add_signed(cooldown)
+            && until > now
+        {
+            let wait = (until - now).num_milliseconds();
+            // Whole seconds, rounded up, so that retrying after Retry-After succeeds.
+            let retry_after_secs = u64::try_from((wait + 999) / 1000).unwrap_or(1).max(1);
+            return Err(DomainError::ResendTooSoon { retry_after_secs });
+        }
+        Ok(())
+    }
+
     /// A new code replacing the pending one. One sent by SMS must wait `cooldown` after the previous SMS.
     pub fn resend_code(
         &self,
@@ -385,16 +406,8 @@ impl User {
                 }
             }
         }
-        // A zero cooldown is off, whatever the clocks of the processes that stamped `last_sms_at` said.
-        if !code.returned
-            && cooldown > Duration::zero()
-            && let Some(last) = human.last_sms_at
-            && last + cooldown > now
-        {
-            let wait = (last + cooldown - now).num_milliseconds();
-            // Whole seconds, rounded up, so that retrying after Retry-After succeeds.
-            let retry_after_secs = u64::try_from((wait + 999) / 1000).unwrap_or(1).max(1);
-            return Err(DomainError::ResendTooSoon { retry_after_secs });
+        if !code.returned {
+            self.check_sms_cooldown(now, cooldown)?;
         }
         Ok(vec![code.event()])
     }

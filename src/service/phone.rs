@@ -32,6 +32,28 @@ impl Target {
     }
 }
 
+/// Who may run a v2 phone command on a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// Verify: knowing the code is the proof.
+    Anyone,
+    /// The user itself, or a holder of user.write in its org.
+    SelfOrUserWrite,
+    /// Only a holder of user.write, even for oneself: marking a number verified, or taking a code in the
+    /// response instead of by SMS, would otherwise let users vouch for numbers they do not control.
+    UserWrite,
+}
+
+impl Access {
+    fn for_delivery(by_sms: bool) -> Self {
+        if by_sms {
+            Access::SelfOrUserWrite
+        } else {
+            Access::UserWrite
+        }
+    }
+}
+
 /// How a v2 SetPhone proves the number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SetPhoneV2 {
@@ -96,7 +118,13 @@ impl Services {
                     None => PhoneProof::Verified,
                 };
                 Ok(Plan {
-                    events: user.set_phone_v1(&number, proof)?,
+                    events: {
+                        let events = user.set_phone_v1(&number, proof)?;
+                        if code.is_some() {
+                            user.check_sms_cooldown(self.clock.now(), self.resend_cooldown())?;
+                        }
+                        events
+                    },
                     sms: code.as_ref().map(|(plain, _)| plain.clone()),
                     pats: PatChanges::default(),
                     outcome: Ok(()),
@@ -162,14 +190,13 @@ impl Services {
         })
     }
 
-    /// Loads a v2 target: it must be a live human (else "not found"), then the caller needs `user.write`
-    /// in its org unless it is the caller itself (or `always_check` says self-service does not count).
+    /// Loads a v2 target: it must be a live human (else "not found"), then the caller needs what `access` says.
     async fn v2_target(
         &self,
         caller: &Caller,
         org_header: Option<&str>,
         user_id: &str,
-        always_check: bool,
+        access: Access,
     ) -> Result<User> {
         self.context_org(caller, org_header).await?;
         let user = self
@@ -178,10 +205,10 @@ impl Services {
             .await?
             .ok_or(DomainError::UserNotFound)?;
         user.live_human()?;
-        if always_check {
-            self.require(caller, USER_WRITE, &user.org_id).await?;
-        } else {
-            self.require_unless_self(caller, &user, USER_WRITE).await?;
+        match access {
+            Access::Anyone => {}
+            Access::SelfOrUserWrite => self.require_unless_self(caller, &user, USER_WRITE).await?,
+            Access::UserWrite => self.require(caller, USER_WRITE, &user.org_id).await?,
         }
         Ok(user)
     }
@@ -196,7 +223,12 @@ impl Services {
     ) -> Result<(Written, Option<PlainCode>)> {
         // Marking a number verified without a code is an administrator's act, even on oneself.
         let user = self
-            .v2_target(caller, org_header, user_id, mode == SetPhoneV2::Verified)
+            .v2_target(
+                caller,
+                org_header,
+                user_id,
+                Access::for_delivery(mode == SetPhoneV2::SendCode),
+            )
             .await?;
         let number = PhoneNumber::parse(phone)?;
         let code =
@@ -207,7 +239,13 @@ impl Services {
                 None => PhoneProof::Verified,
             };
             Ok(Plan {
-                events: user.set_phone(&number, proof)?,
+                events: {
+                    let events = user.set_phone(&number, proof)?;
+                    if mode == SetPhoneV2::SendCode {
+                        user.check_sms_cooldown(self.clock.now(), self.resend_cooldown())?;
+                    }
+                    events
+                },
                 sms: code
                     .as_ref()
                     .filter(|_| mode == SetPhoneV2::SendCode)
@@ -229,7 +267,14 @@ impl Services {
         user_id: &str,
         return_code: bool,
     ) -> Result<(Written, Option<PlainCode>)> {
-        let user = self.v2_target(caller, org_header, user_id, false).await?;
+        let user = self
+            .v2_target(
+                caller,
+                org_header,
+                user_id,
+                Access::for_delivery(!return_code),
+            )
+            .await?;
         let (plain, issued) = self.issue_code(return_code);
         self.update_user(user_id, &caller.user_id, Some(user), |user| {
             Ok(Plan {
@@ -255,13 +300,9 @@ impl Services {
         user_id: &str,
         code: &str,
     ) -> Result<Written> {
-        self.context_org(caller, org_header).await?;
         let user = self
-            .store
-            .user(user_id)
-            .await?
-            .ok_or(DomainError::UserNotFound)?;
-        user.live_human()?;
+            .v2_target(caller, org_header, user_id, Access::Anyone)
+            .await?;
         if code.is_empty() {
             return Err(DomainError::CodeEmpty.into());
         }
@@ -279,7 +320,9 @@ impl Services {
         org_header: Option<&str>,
         user_id: &str,
     ) -> Result<Written> {
-        let user = self.v2_target(caller, org_header, user_id, false).await?;
+        let user = self
+            .v2_target(caller, org_header, user_id, Access::SelfOrUserWrite)
+            .await?;
         let (written, ()) = self
             .update_user(user_id, &caller.user_id, Some(user), |user| {
                 Ok(Plan::ok(user.remove_phone()?, ()))

@@ -63,6 +63,24 @@ async fn resend_waits_for_the_cooldown_in_every_api(b: Backend) -> Result<()> {
         .send()
         .await
         .ok()?;
+    // Setting another number by SMS is a send too; setting it with a returned code is not.
+    let set = format!("/v2/users/{id}/phone");
+    app.put("/auth/v1/users/me/phone")
+        .by(&me)
+        .json(json!({"phone": PHONE_B}))
+        .send()
+        .await
+        .err(429, 8, "PHONE-c0oLd")?;
+    app.post(&set)
+        .json(json!({"phone": PHONE_B}))
+        .send()
+        .await
+        .err(429, 8, "PHONE-c0oLd")?;
+    app.post(&set)
+        .json(json!({"phone": PHONE_B, "returnCode": {}}))
+        .send()
+        .await
+        .ok()?;
     // Once the cooldown is over, the next SMS goes out; and starts the next cooldown.
     app.clock.advance(Duration::seconds(20));
     app.post(&resend).json(json!({})).send().await.ok()?;
