@@ -149,6 +149,14 @@ impl Worker {
             .await?;
             return Ok(Outcome::GaveUp);
         }
+        // A send must end, and be recorded, while the lease holds; otherwise another worker may take the job
+        // meanwhile and send it too. Left alone, the job is taken again once the lease is over.
+        let send_budget = Duration::from_std(self.send_timeout).unwrap_or(Duration::seconds(LEASE))
+            + Duration::seconds(SETTLE_ALLOWANCE_SECS);
+        if now + send_budget >= job.lease_until {
+            tracing::info!(job = %job.id, "SMS job left for the next round: too little of its lease is left");
+            return Ok(Outcome::Retry);
+        }
         let code = match s.cipher.open(&job.encrypted_code) {
             Ok(code) => code,
             Err(e) => {
@@ -251,6 +259,7 @@ impl Worker {
     ) -> JobUpdate {
         JobUpdate {
             id: job.id.clone(),
+            lease_until: job.lease_until,
             state,
             attempts,
             next_attempt_at: next,
@@ -303,6 +312,10 @@ impl Worker {
             match s.store.commit(commit).await {
                 Ok(()) => return Ok(()),
                 Err(StoreError::Conflict) => crate::service::pause_after_conflict(attempt).await,
+                Err(StoreError::LeaseLost) => {
+                    tracing::warn!(job = %job.id, "SMS job lease ran out before it was settled; another worker has it");
+                    return Err(StoreError::LeaseLost);
+                }
                 Err(e) => return Err(e),
             }
         }

@@ -83,6 +83,8 @@ impl From<StoreError> for ServiceError {
             StoreError::Conflict => ServiceError::Aborted,
             // Only commits that carry a quota can exceed it, and `commit_user` handles those.
             StoreError::QuotaExceeded => ServiceError::Internal("unexpected SMS quota".into()),
+            // Only the delivery worker updates jobs.
+            StoreError::LeaseLost => ServiceError::Internal("unexpected job lease".into()),
             StoreError::Unavailable(m) => ServiceError::Unavailable(m),
             StoreError::Internal(m) => ServiceError::Internal(m),
         }

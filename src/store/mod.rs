@@ -26,6 +26,10 @@ pub enum StoreError {
     Unavailable(String),
     #[error("database error: {0}")]
     Internal(String),
+    /// A job update found the job no longer leased by this worker (its lease ran out and another took it);
+    /// nothing was written.
+    #[error("job lease lost")]
+    LeaseLost,
     /// The commit's `sms_quota` is used up; nothing was written.
     #[error("daily SMS cap reached")]
     QuotaExceeded,
@@ -84,6 +88,8 @@ pub struct SmsJob {
     pub language: String,
     /// Attempts made before this one.
     pub attempts: i64,
+    /// Until when this worker holds the job; updates must show it (fencing against a worker that overran).
+    pub lease_until: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
 }
@@ -111,6 +117,8 @@ impl JobState {
 #[derive(Debug, Clone)]
 pub struct JobUpdate {
     pub id: String,
+    /// The lease the update is made under: the update applies only while the job still carries it.
+    pub lease_until: DateTime<Utc>,
     pub state: JobState,
     pub attempts: i64,
     pub next_attempt_at: DateTime<Utc>,

@@ -35,8 +35,7 @@ pub(crate) const UPSERT_USER: &str = "INSERT INTO users (id, org_id, username, s
 
 pub(crate) const EVENT_COLUMNS: &str = "position, aggregate_type, aggregate_id, sequence, event_type, payload, resource_owner, creator, created_at";
 
-pub(crate) const JOB_COLUMNS: &str =
-    "id, user_id, code_sequence, phone, encrypted_code, language, attempts, expires_at, created_at";
+pub(crate) const JOB_COLUMNS: &str = "id, user_id, code_sequence, phone, encrypted_code, language, attempts, expires_at, created_at, locked_until";
 
 #[derive(Debug, FromRow)]
 pub(crate) struct UserRow {
@@ -248,6 +247,7 @@ pub(crate) struct JobRow {
     pub attempts: i64,
     pub expires_at: i64,
     pub created_at: i64,
+    pub locked_until: i64,
 }
 
 impl From<JobRow> for SmsJob {
@@ -262,6 +262,7 @@ impl From<JobRow> for SmsJob {
             attempts: r.attempts,
             expires_at: from_micros(r.expires_at),
             created_at: from_micros(r.created_at),
+            lease_until: from_micros(r.locked_until),
         }
     }
 }
@@ -544,11 +545,13 @@ macro_rules! store_impl {
                     }
                 }
                 for j in &commit.job_updates {
-                    sqlx::query(
-                        // A settled job no longer needs its code: the sealed copy is wiped.
+                    // A settled job no longer needs its code: the sealed copy is wiped. The update applies only
+                    // under the lease it was made for, so a worker that overran its lease cannot undo another's work.
+                    let updated = sqlx::query(
                         "UPDATE sms_jobs SET state = $2, attempts = $3, next_attempt_at = $4, last_error = $5, \
                          updated_at = $6, locked_until = 0, \
-                         encrypted_code = CASE WHEN $2 = 'pending' THEN encrypted_code ELSE '' END WHERE id = $1",
+                         encrypted_code = CASE WHEN $2 = 'pending' THEN encrypted_code ELSE '' END \
+                         WHERE id = $1 AND locked_until = $7",
                     )
                     .bind(&j.id)
                     .bind(j.state.as_str())
@@ -556,8 +559,12 @@ macro_rules! store_impl {
                     .bind(micros(j.next_attempt_at))
                     .bind(&j.last_error)
                     .bind(micros(j.updated_at))
+                    .bind(micros(j.lease_until))
                     .execute(&mut *tx)
                     .await?;
+                    if updated.rows_affected() != 1 {
+                        return Err($crate::store::StoreError::LeaseLost);
+                    }
                 }
                 tx.commit().await?;
                 Ok(())

@@ -194,11 +194,33 @@ async fn a_leased_job_is_invisible_until_its_lease_ends(b: Backend) -> Result<()
         vec!["j-2"]
     );
     check_eq!(store.claim_jobs(t(30), t(90), 10).await?.len(), 0);
-    // A lease that ran out (its holder died) makes the job available again.
-    check_eq!(store.claim_jobs(t(62), t(120), 10).await?.len(), 1);
+    // A lease that ran out (its holder overran or died) makes the job available again.
+    let retaken = store.claim_jobs(t(62), t(120), 10).await?;
+    check_eq!(retaken.len(), 1);
+    check_eq!(retaken[0].lease_until, t(120));
+    // The first holder, late, can no longer settle it: its update (and anything committed with it) is refused.
+    let late = JobUpdate {
+        id: "j-1".into(),
+        lease_until: first[0].lease_until,
+        state: JobState::Sent,
+        attempts: 1,
+        next_attempt_at: t(63),
+        last_error: None,
+        updated_at: t(63),
+    };
+    let refused = store
+        .commit(Commit {
+            events: vec![event("u-3", 1)],
+            job_updates: vec![late],
+            ..Commit::default()
+        })
+        .await;
+    anyhow::ensure!(matches!(refused, Err(StoreError::LeaseLost)), "{refused:?}");
+    check_eq!(store.last_sequence("u-3").await?, 0);
     // Settled jobs are never claimed again.
     let done = JobUpdate {
         id: "j-2".into(),
+        lease_until: t(70),
         state: JobState::Sent,
         attempts: 1,
         next_attempt_at: t(63),
