@@ -29,6 +29,26 @@ impl RoleTable {
         self.0.contains_key(role)
     }
 
+    /// True when an instance-wide (IAM) membership grants `permission`: what instance-level acts need,
+    /// whatever an org role is configured to grant.
+    pub fn allows_instance_wide(&self, memberships: &[Membership], permission: &str) -> bool {
+        memberships.iter().any(|m| {
+            m.scope == Scope::Iam
+                && m.roles
+                    .iter()
+                    .any(|r| self.0.get(r).is_some_and(|p| p.contains(permission)))
+        })
+    }
+
+    /// True when the caller holds `permission` in every scope where the target holds a role (instance-wide
+    /// for an IAM role), so that acting on the target cannot lend the caller powers it does not have.
+    pub fn covers(&self, caller: &[Membership], target: &[Membership], permission: &str) -> bool {
+        target.iter().all(|m| match &m.scope {
+            Scope::Iam => self.allows_instance_wide(caller, permission),
+            Scope::Org(id) => self.allows(caller, permission, id),
+        })
+    }
+
     /// True when a membership grants `permission` in `org_id`: an IAM membership anywhere, an org
     /// membership only in its own org.
     pub fn allows(&self, memberships: &[Membership], permission: &str, org_id: &str) -> bool {
@@ -81,6 +101,39 @@ mod tests {
         assert!(table().allows(&m, USER_WRITE, "a"));
         assert!(table().allows(&m, USER_WRITE, "z"));
         assert!(!table().allows(&m, USER_READ, "z"));
+    }
+
+    #[test]
+    fn instance_acts_need_an_instance_role() {
+        let mut t = BTreeMap::new();
+        t.insert(
+            "ORG_OWNER".to_string(),
+            vec![USER_WRITE.to_string(), ORG_CREATE.to_string()],
+        );
+        t.insert("IAM_USER_MANAGER".to_string(), vec![USER_WRITE.to_string()]);
+        let table = RoleTable::new(&t);
+        let org_owner = [member(Scope::Org("a".into()), "ORG_OWNER")];
+        assert!(
+            !table.allows_instance_wide(&org_owner, ORG_CREATE),
+            "an org role never reaches the instance"
+        );
+        let iam = [member(Scope::Iam, "IAM_USER_MANAGER")];
+        assert!(table.allows_instance_wide(&iam, USER_WRITE));
+    }
+
+    #[test]
+    fn acting_on_a_user_needs_its_every_scope() {
+        let table = table();
+        let org_owner = [member(Scope::Org("a".into()), "ORG_OWNER")];
+        let plain = [member(Scope::Org("a".into()), "ORG_OWNER_VIEWER")];
+        let iam_target = [member(Scope::Iam, "IAM_USER_MANAGER")];
+        let other_org = [member(Scope::Org("b".into()), "ORG_OWNER_VIEWER")];
+        assert!(table.covers(&org_owner, &[], USER_WRITE));
+        assert!(table.covers(&org_owner, &plain, USER_WRITE));
+        assert!(!table.covers(&org_owner, &iam_target, USER_WRITE));
+        assert!(!table.covers(&org_owner, &other_org, USER_WRITE));
+        let iam = [member(Scope::Iam, "IAM_USER_MANAGER")];
+        assert!(table.covers(&iam, &iam_target, USER_WRITE));
     }
 
     #[test]

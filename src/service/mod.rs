@@ -263,6 +263,39 @@ impl Services {
         }
     }
 
+    pub(crate) async fn require_instance_wide(
+        &self,
+        caller: &Caller,
+        permission: &str,
+    ) -> Result<()> {
+        let memberships = self.store.memberships(&caller.user_id).await?;
+        if self.roles.allows_instance_wide(&memberships, permission) {
+            Ok(())
+        } else {
+            Err(DomainError::PermissionDenied.into())
+        }
+    }
+
+    /// Acting on a user that holds roles (deleting it, minting its tokens) needs `permission` in each scope it
+    /// holds them in, so that an org's user manager cannot take over or lock out an instance administrator.
+    pub(crate) async fn require_covering(
+        &self,
+        caller: &Caller,
+        target_id: &str,
+        permission: &str,
+    ) -> Result<()> {
+        let target = self.store.memberships(target_id).await?;
+        if target.is_empty() {
+            return Ok(());
+        }
+        let own = self.store.memberships(&caller.user_id).await?;
+        if self.roles.covers(&own, &target, permission) {
+            Ok(())
+        } else {
+            Err(DomainError::PermissionDenied.into())
+        }
+    }
+
     /// Self-service needs no permission; acting on someone else needs `permission` in their org.
     pub(crate) async fn require_unless_self(
         &self,

@@ -28,7 +28,7 @@ impl Services {
         admins: &[NewOrgAdmin],
     ) -> Result<Org> {
         self.context_org(caller, org_header).await?;
-        self.require(caller, ORG_CREATE, &caller.org_id).await?;
+        self.require_instance_wide(caller, ORG_CREATE).await?;
         let name = validate_org_name(name)?;
         let now = self.clock.now();
         let org_id = self.ids.next(now);
@@ -181,8 +181,7 @@ impl Services {
         user_id: &str,
         roles: &[String],
     ) -> Result<(i64, chrono::DateTime<chrono::Utc>)> {
-        self.require(caller, IAM_MEMBER_WRITE, &caller.org_id)
-            .await?;
+        self.require_instance_wide(caller, IAM_MEMBER_WRITE).await?;
         let roles = validate_roles(roles, &Scope::Iam, |r| self.roles.is_known_role(r))?;
         self.member_candidate(user_id).await?;
         for attempt in 0..super::MAX_CONFLICT_RETRIES {

@@ -178,7 +178,8 @@ impl Services {
     ) -> Result<Written> {
         let chosen_id = chosen_id.map(str::trim).filter(|id| !id.is_empty());
         let mut user_id = match chosen_id {
-            Some(id) if self.store.user(id).await?.is_some() => {
+            // Any aggregate's id counts (a user, an org, the instance): events are keyed by it.
+            Some(id) if self.store.last_sequence(id).await? > 0 => {
                 return Err(DomainError::UserIdTaken.into());
             }
             Some(id) => id.to_owned(),
@@ -195,7 +196,7 @@ impl Services {
                 Ok(written) => return Ok(written),
                 // The id or the username was taken meanwhile: the checks tell which.
                 Err(ServiceError::Aborted) => {
-                    if self.store.user(&user_id).await?.is_some() {
+                    if self.store.last_sequence(&user_id).await? > 0 {
                         // A caller-chosen id is gone; a generated one collided with another process's (their
                         // node bits are random) and is simply drawn again.
                         if chosen_id.is_some() {
@@ -222,20 +223,21 @@ impl Services {
     ) -> Result<(Written, String, String)> {
         let org_id = self.context_org(caller, org_header).await?;
         self.require(caller, USER_WRITE, &org_id).await?;
+        // The token carries the machine user's roles: minting it must not lend the caller more than it has.
+        self.require_covering(caller, user_id, USER_WRITE).await?;
         let now = self.clock.now();
         let expiration = expiration.unwrap_or_else(forever);
-        let token_id = self.ids.next(now);
-        let (written, ()) = self
+        let (written, token_id) = self
             .update_user(user_id, &caller.user_id, None, |user| {
                 if user.org_id != org_id {
                     return Err(DomainError::UserNotFound.into());
                 }
-                let mut plan = Plan::ok(
-                    user.add_personal_access_token(&token_id, expiration, now)?,
-                    (),
-                );
+                // Drawn per attempt: an id that collided with another process's is not reused.
+                let token_id = self.ids.next(now);
+                let events = user.add_personal_access_token(&token_id, expiration, now)?;
+                let mut plan = Plan::ok(events, token_id.clone());
                 plan.pats.added.push(crate::store::PatRecord {
-                    token_id: token_id.clone(),
+                    token_id,
                     user_id: user.id.clone(),
                     expires_at: expiration,
                 });
@@ -319,6 +321,9 @@ impl Services {
         self.context_org(caller, org_header).await?;
         let user = self.existing_user(user_id).await?;
         self.require_unless_self(caller, &user, permission).await?;
+        if caller.user_id != user.id {
+            self.require_covering(caller, &user.id, permission).await?;
+        }
         let (written, ()) = self
             .update_user(user_id, &caller.user_id, Some(user), |u| {
                 Ok(Plan::ok(decide(u)?, ()))

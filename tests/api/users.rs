@@ -15,6 +15,7 @@ pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
         organizations_and_members,
         me_returns_the_caller_as_zitadel,
         personal_access_tokens_authenticate_until_removed,
+        acting_on_a_user_needs_its_every_scope,
     )
 }
 
@@ -392,4 +393,65 @@ async fn personal_access_tokens_authenticate_until_removed(b: Backend) -> Result
         .await
         .err(403, 7, "AUTH-5mWD2")?;
     Ok(())
+}
+
+/// An org's user manager cannot delete or deactivate an instance administrator, nor mint a token that carries
+/// instance roles; an instance administrator can.
+async fn acting_on_a_user_needs_its_every_scope(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    let manager = app.human("manager").await?;
+    app.grant_org_role(&app.org_id, &manager, "ORG_USER_MANAGER")
+        .await?;
+    let m = app.token_for(&manager);
+    let admin = app.admin_id.clone();
+    app.delete(&format!("/v2/users/{admin}"))
+        .by(&m)
+        .send()
+        .await
+        .err(403, 7, "AUTH-5mWD2")?;
+    app.post(&format!("/v2/users/{admin}/deactivate"))
+        .by(&m)
+        .send()
+        .await
+        .err(403, 7, "AUTH-5mWD2")?;
+    let ci = app.machine("ci").await?;
+    app.post("/admin/v1/members")
+        .json(json!({"userId": ci, "roles": ["IAM_OWNER"]}))
+        .send()
+        .await
+        .ok()?;
+    app.post(&format!("/management/v1/users/{ci}/pats"))
+        .by(&m)
+        .send()
+        .await
+        .err(403, 7, "AUTH-5mWD2")?;
+    // Plain users of the org remain the manager's to manage.
+    let bot = app.machine("bot").await?;
+    app.post(&format!("/management/v1/users/{bot}/pats"))
+        .by(&m)
+        .send()
+        .await
+        .ok()?;
+    let plain = app.human("plain").await?;
+    app.post(&format!("/v2/users/{plain}/deactivate"))
+        .by(&m)
+        .send()
+        .await
+        .ok()?;
+    // The instance owner covers every scope.
+    app.post(&format!("/management/v1/users/{ci}/pats"))
+        .send()
+        .await
+        .ok()?;
+    // A chosen user id must not name another aggregate either.
+    let r = app.post("/v2/users/human")
+        .json(json!({"userId": "instance", "profile": {"givenName": "A", "familyName": "B"}, "email": {"email": "i@x.ch"}}))
+        .send()
+        .await;
+    r.err(400, 9, "COMMAND-7yiox1isql")?;
+    let r = app.post("/v2/users/human")
+        .json(json!({"userId": app.org_id, "profile": {"givenName": "A", "familyName": "B"}, "email": {"email": "o@x.ch"}}))
+        .send()
+        .await;
+    r.err(400, 9, "COMMAND-7yiox1isql")
 }
