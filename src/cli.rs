@@ -1,4 +1,4 @@
-//! The command line: `serve` (the default), `migrate`, `token`, `openapi`.
+//! The command line: `serve` (the default), `migrate`, `token`, `rebuild`, `openapi`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -60,7 +60,11 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         }
         Command::Token { user_id, ttl } => {
             let ttl = ttl.unwrap_or(config.auth.token_ttl_secs);
-            anyhow::ensure!(ttl > 0, "--ttl must be a positive number of seconds");
+            let max = i64::try_from(crate::config::TEN_YEARS).unwrap_or(i64::MAX);
+            anyhow::ensure!(
+                (1..=max).contains(&ttl),
+                "--ttl must be between 1 and {max} seconds"
+            );
             let services = crate::build_services(config, Arc::new(SystemClock)).await?;
             let user = services.store.user(&user_id).await?;
             let result = match user {

@@ -10,6 +10,10 @@ use figment::providers::{Env, Format, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+const DAY: u64 = 86_400;
+/// The longest token lifetime the settings accept.
+pub const TEN_YEARS: u64 = 10 * 365 * DAY;
+
 /// The defaults, embedded so that the binary runs with no file next to it.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
@@ -207,13 +211,33 @@ pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    match rest.split_once('@') {
+    // The host follows the last `@` of the authority: a password may itself contain `@`.
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let authority = match authority.rsplit_once('@') {
         Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
-            None => url.to_owned(),
+            Some((user, _password)) => format!("{user}:***@{host}"),
+            None => authority.to_owned(),
         },
-        None => url.to_owned(),
-    }
+        None => authority.to_owned(),
+    };
+    // A password can also come as a query parameter (`?password=...`).
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => kv.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{authority}{tail}")
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -304,20 +328,60 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        // Upper bounds keep every duration far from overflowing the time arithmetic.
+        let bounded: [(&'static str, u64, u64, u64); 9] = [
+            ("code.expiry_secs", self.code.expiry_secs, 1, DAY),
+            (
+                "limits.resend_cooldown_secs",
+                self.limits.resend_cooldown_secs,
+                0,
+                DAY,
+            ),
+            ("auth.leeway_secs", self.auth.leeway_secs, 0, 300),
+            (
+                "auth.admin_token_ttl_secs",
+                u64::try_from(self.auth.admin_token_ttl_secs).unwrap_or(0),
+                60,
+                TEN_YEARS,
+            ),
+            (
+                "auth.token_ttl_secs",
+                u64::try_from(self.auth.token_ttl_secs).unwrap_or(0),
+                60,
+                TEN_YEARS,
+            ),
+            (
+                "http.request_timeout_secs",
+                self.http.request_timeout_secs,
+                1,
+                300,
+            ),
+            (
+                "database.acquire_timeout_secs",
+                self.database.acquire_timeout_secs,
+                1,
+                60,
+            ),
+            (
+                "database.max_connections",
+                u64::from(self.database.max_connections),
+                1,
+                1000,
+            ),
+            (
+                "code.max_attempts",
+                u64::from(self.code.max_attempts),
+                1,
+                100,
+            ),
+        ];
+        for (key, value, min, max) in bounded {
+            if !(min..=max).contains(&value) {
+                return Err(invalid(key, format!("must be between {min} and {max}")));
+            }
+        }
         if !(4..=20).contains(&self.code.length) {
             return Err(invalid("code.length", "must be between 4 and 20"));
-        }
-        if self.code.expiry_secs == 0 {
-            return Err(invalid("code.expiry_secs", "must be greater than 0"));
-        }
-        if self.code.max_attempts == 0 {
-            return Err(invalid("code.max_attempts", "must be greater than 0"));
-        }
-        if self.database.max_connections == 0 {
-            return Err(invalid(
-                "database.max_connections",
-                "must be greater than 0",
-            ));
         }
         if self.sms.max_attempts == 0 {
             return Err(invalid("sms.max_attempts", "must be greater than 0"));
@@ -450,6 +514,34 @@ mod tests {
             !shown.contains("hunter2") && !shown.contains("hunter3"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn passwords_are_redacted_wherever_they_are() {
+        assert_eq!(
+            redact_url("postgres://u:p@ss@db:5432/x"),
+            "postgres://u:***@db:5432/x"
+        );
+        assert_eq!(
+            redact_url("postgres://db/x?user=u&password=s3cret&sslmode=require"),
+            "postgres://db/x?user=u&password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact_url("sqlite://data/phoneverify.db"),
+            "sqlite://data/phoneverify.db"
+        );
+    }
+
+    #[test]
+    fn durations_are_bounded() {
+        let err = Config::from_toml_overrides("[limits]\nresend_cooldown_secs = 10000000000000")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("limits.resend_cooldown_secs"), "{err}");
+        let err = Config::from_toml_overrides("[auth]\ntoken_ttl_secs = -5")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("auth.token_ttl_secs"), "{err}");
     }
 
     #[test]

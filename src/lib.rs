@@ -95,6 +95,12 @@ pub async fn ensure_admin_token(services: &Services) -> anyhow::Result<std::path
             .verify(existing.trim(), services.clock.now())
             .is_ok()
     {
+        // Kept, but never left readable by others, whatever happened to the file meanwhile.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        }
         return Ok(path);
     }
     let instance = services

@@ -252,9 +252,6 @@ impl ApiError {
     }
 
     fn from_domain(e: DomainError, op: Op) -> Self {
-        if let DomainError::ResendTooSoon { retry_after_secs } = e {
-            return Self::rate_limited(COOLDOWN_ID, COOLDOWN_TEXT, retry_after_secs);
-        }
         use Code::*;
         use DomainError as D;
         let v1 = op.is_v1();
@@ -328,7 +325,9 @@ impl ApiError {
             },
             D::CodeInvalid if v1 => (InvalidArgument, "COMMAND-sM0cs", "Code is invalid"),
             D::CodeInvalid => (InvalidArgument, "COMMAND-eis9R", "Code is invalid"),
-            D::ResendTooSoon { .. } => (ResourceExhausted, COOLDOWN_ID, COOLDOWN_TEXT),
+            D::ResendTooSoon { retry_after_secs } => {
+                return Self::rate_limited(COOLDOWN_ID, COOLDOWN_TEXT, retry_after_secs);
+            }
             D::TooManyAttempts => (
                 FailedPrecondition,
                 "PHONE-aTt3m",

@@ -115,6 +115,12 @@ pub async fn add_machine_user(
     org: OrgHeader,
     ApiJson(req): ApiJson<AddMachineUserRequest>,
 ) -> Result<Json<AddUserResponse>, ApiError> {
+    check_len(
+        "AddMachineUserRequest",
+        "UserId",
+        req.user_id.as_deref().unwrap_or_default(),
+        200,
+    )?;
     check_len("AddMachineUserRequest", "UserName", &req.user_name, 200)?;
     check_len("AddMachineUserRequest", "Name", &req.name, 200)?;
     check_len(

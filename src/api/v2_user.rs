@@ -161,6 +161,24 @@ pub async fn add_human_user(
         200,
     )?;
     check_len("AddHumanUserRequest", "Email.Email", &req.email.email, 200)?;
+    check_len(
+        "AddHumanUserRequest",
+        "UserId",
+        req.user_id.as_deref().unwrap_or_default(),
+        200,
+    )?;
+    for (field, value) in [
+        ("Profile.DisplayName", &req.profile.display_name),
+        ("Profile.NickName", &req.profile.nick_name),
+        ("Profile.PreferredLanguage", &req.profile.preferred_language),
+    ] {
+        check_len(
+            "AddHumanUserRequest",
+            field,
+            value.as_deref().unwrap_or_default(),
+            200,
+        )?;
+    }
     let phone = match &req.phone {
         Some(p) => {
             check_len("AddHumanUserRequest", "Phone.Phone", &p.phone, 200)?;

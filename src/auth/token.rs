@@ -71,7 +71,7 @@ impl TokenService {
         self.key.jwks()
     }
 
-    /// Signs a token for `user_id`, valid from `now` for `ttl`. Returns (token id, token).
+    /// Signs a token for `user_id` with id `token_id`, valid from `now` for `ttl`.
     pub fn mint(
         &self,
         user_id: &str,

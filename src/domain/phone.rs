@@ -30,11 +30,6 @@ impl PhoneNumber {
         Ok(Self(parsed.format().mode(Mode::E164).to_string()))
     }
 
-    /// For numbers read back from storage, which were parsed when they were written.
-    pub fn from_trusted(e164: String) -> Self {
-        Self(e164)
-    }
-
     pub fn as_str(&self) -> &str {
         &self.0
     }

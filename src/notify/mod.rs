@@ -22,7 +22,8 @@ pub use worker::Worker;
 pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One SMS to deliver.
-#[derive(Debug, Clone)]
+/// `Debug` is written by hand: the text carries the code in clear.
+#[derive(Clone)]
 pub struct SmsMessage {
     pub to: String,
     /// The rendered template: what the recipient reads.
@@ -34,6 +35,16 @@ pub struct SmsMessage {
     /// How long the code can be verified, counted from when it was issued.
     pub expiry: chrono::Duration,
     pub event_type: &'static str,
+}
+
+impl std::fmt::Debug for SmsMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmsMessage")
+            .field("to", &self.to)
+            .field("user_id", &self.user_id)
+            .field("event_type", &self.event_type)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -106,6 +106,9 @@ async fn add_human_errors(b: Backend) -> Result<()> {
     add(json!({"profile": {"givenName": "A", "familyName": "B"}, "email": {"email": "a@b.ch"}, "phone": {"phone": "x"}})).send().await.err(400, 3, "PHONE-so0wa")?;
     add(json!({"userId": app.admin_id, "profile": {"givenName": "A", "familyName": "B"}, "email": {"email": "a@b.ch"}})).send().await.err(400, 9, "COMMAND-7yiox1isql")?;
     add(json!({"organization": {"orgId": "777"}, "profile": {"givenName": "A", "familyName": "B"}, "email": {"email": "a@b.ch"}})).send().await.err(400, 9, "COMMAND-QXPGs")?;
+    // Fields beyond their length, like ZITADEL's request validation.
+    add(json!({"userId": "9".repeat(201), "profile": {"givenName": "A", "familyName": "B"}, "email": {"email": "a@b.ch"}})).send().await.invalid("UserId")?;
+    add(json!({"profile": {"givenName": "A", "familyName": "B", "displayName": "d".repeat(201)}, "email": {"email": "a@b.ch"}})).send().await.invalid("DisplayName")?;
     // Without user.write in the org.
     let nobody = app.human("nobody").await?;
     add(json!({"profile": {"givenName": "A", "familyName": "B"}, "email": {"email": "a@b.ch"}}))
