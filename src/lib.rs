@@ -186,19 +186,20 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
-        let worker = self
+        // Without a provider the worker still runs: jobs queued before the switch are given up (with their
+        // event) when their code expires, instead of staying pending forever.
+        let provider = self
             .provider
             .clone()
-            .map(|p| tokio::spawn(Worker::new(self.services.clone(), p).run(stop_rx)));
+            .unwrap_or_else(|| Arc::new(notify::NoProvider));
+        let worker = tokio::spawn(Worker::new(self.services.clone(), provider).run(stop_rx));
         tracing::info!(addr = %self.local_addr()?, database = self.services.store.backend(), "listening; API docs at /docs");
         let app = build_app(self.services.clone());
         let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
         let _ = stop_tx.send(true);
-        if let Some(worker) = worker {
-            let _ = worker.await;
-        }
+        let _ = worker.await;
         self.services.store.close().await;
         served.context("server error")
     }

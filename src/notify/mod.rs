@@ -65,6 +65,21 @@ pub trait SmsProvider: Send + Sync {
     async fn send(&self, message: &SmsMessage) -> Result<(), SendError>;
 }
 
+/// `sms.provider = none`: declines every send. New sends are refused before they are queued; this only
+/// settles jobs left from before, which then fail until their code expires and are given up.
+pub struct NoProvider;
+
+#[async_trait]
+impl SmsProvider for NoProvider {
+    fn name(&self) -> &'static str {
+        "none"
+    }
+
+    async fn send(&self, _message: &SmsMessage) -> Result<(), SendError> {
+        Err(SendError::Failed("no SMS provider is active".into()))
+    }
+}
+
 /// Development default: writes the message to the log instead of sending it.
 pub struct LogProvider;
 

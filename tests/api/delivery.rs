@@ -15,6 +15,7 @@ pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
         provider_failures_are_retried_with_backoff,
         expired_codes_are_given_up_with_an_event,
         jobs_survive_a_restart,
+        jobs_left_when_the_provider_is_switched_off_are_given_up,
     )
 }
 
@@ -147,5 +148,32 @@ async fn jobs_survive_a_restart(b: Backend) -> Result<()> {
     let app = app.restart().await?;
     check_eq!(app.deliver().await?, 1);
     check_eq!(app.codes_sent_to(PHONE_A).len(), 1);
+    Ok(())
+}
+
+/// A job queued while a provider was active, then `sms.provider = none`: not sent, not pending forever.
+async fn jobs_left_when_the_provider_is_switched_off_are_given_up(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    let id = app.human("ada").await?;
+    app.post(&format!("/v2/users/{id}/phone"))
+        .json(json!({"phone": PHONE_A}))
+        .send()
+        .await
+        .ok()?;
+    let off = phoneverify::notify::Worker::new(
+        app.services.clone(),
+        std::sync::Arc::new(phoneverify::notify::NoProvider),
+    );
+    check_eq!(off.run_once().await?, 1);
+    check_eq!(app.services.store.job_counts().await?.pending, 1);
+    app.clock.advance(Duration::minutes(11));
+    check_eq!(off.run_once().await?, 1);
+    let counts = app.services.store.job_counts().await?;
+    check_eq!((counts.pending, counts.failed), (0, 1));
+    check_eq!(
+        app.event_types(&id).await?.last().map(String::as_str),
+        Some("user.human.phone.code.delivery.failed")
+    );
+    check_eq!(app.sms.sent().len(), 0);
     Ok(())
 }
