@@ -256,6 +256,19 @@ impl TestApp {
         Ok((id, code))
     }
 
+    /// A new code for `user_id`, returned in the response (as the admin, so no SMS and no throttle).
+    pub async fn returned_code(&self, user_id: &str) -> Result<String> {
+        let r = self
+            .post(&format!("/v2/users/{user_id}/phone/resend"))
+            .json(json!({"returnCode": {}}))
+            .send()
+            .await;
+        Ok(r.ok()?["verificationCode"]
+            .as_str()
+            .context("verificationCode")?
+            .to_owned())
+    }
+
     /// Runs the delivery worker until nothing is due; returns how many jobs it handled.
     pub async fn deliver(&self) -> Result<usize> {
         let mut total = 0;

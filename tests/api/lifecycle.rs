@@ -101,15 +101,7 @@ async fn codes_are_never_stored_or_logged_in_clear(b: Backend) -> Result<()> {
     check_eq!(app.deliver().await?, 1);
     let sent_code = app.codes_sent_to(PHONE_A).pop().unwrap_or_default();
     check_eq!(sent_code.len(), 6);
-    let r = app
-        .post(&format!("/v2/users/{id}/phone/resend"))
-        .json(json!({"returnCode": {}}))
-        .send()
-        .await;
-    let returned = r.ok()?["verificationCode"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let returned = app.returned_code(&id).await?;
     let sealed = &queued[0].encrypted_code;
     for event in app.services.store.events(&id).await? {
         let payload = event.payload.map(|p| p.to_string()).unwrap_or_default();

@@ -31,15 +31,7 @@ pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
 async fn resend_return_code_returns_a_new_code_and_sends_nothing(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
     let (id, first) = app.with_pending_code("ada", PHONE_A).await?;
-    let r = app
-        .post(&format!("/v2/users/{id}/phone/resend"))
-        .json(json!({"returnCode": {}}))
-        .send()
-        .await;
-    let code = r.ok()?["verificationCode"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let code = app.returned_code(&id).await?;
     check_eq!(code.len(), 6);
     anyhow::ensure!(code.chars().all(|c| c.is_ascii_digit()), "{code}");
     anyhow::ensure!(
@@ -93,15 +85,7 @@ async fn resend_send_code_and_default_send_an_sms_and_return_no_code(b: Backend)
 async fn resend_replaces_the_previous_code(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
     let (id, old) = app.with_pending_code("ada", PHONE_A).await?;
-    let r = app
-        .post(&format!("/v2/users/{id}/phone/resend"))
-        .json(json!({"returnCode": {}}))
-        .send()
-        .await;
-    let new = r.ok()?["verificationCode"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let new = app.returned_code(&id).await?;
     if old != new {
         app.post(&format!("/v2/users/{id}/phone/verify"))
             .json(json!({"verificationCode": old}))
@@ -407,15 +391,7 @@ async fn verify_right_wrong_expired_and_empty(b: Backend) -> Result<()> {
         .await;
     expired.err(400, 3, "COMMAND-eis9R")?;
     // A fresh code verifies; the code is gone afterwards.
-    let r = app
-        .post(&format!("/v2/users/{id}/phone/resend"))
-        .json(json!({"returnCode": {}}))
-        .send()
-        .await;
-    let fresh = r.ok()?["verificationCode"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let fresh = app.returned_code(&id).await?;
     app.post(&path)
         .json(json!({"verificationCode": fresh}))
         .send()
@@ -480,15 +456,7 @@ async fn too_many_attempts_kill_the_code_until_a_resend(b: Backend) -> Result<()
         "{}",
         dead.text
     );
-    let r = app
-        .post(&format!("/v2/users/{id}/phone/resend"))
-        .json(json!({"returnCode": {}}))
-        .send()
-        .await;
-    let fresh = r.ok()?["verificationCode"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let fresh = app.returned_code(&id).await?;
     app.post(&path)
         .json(json!({"verificationCode": fresh}))
         .send()
