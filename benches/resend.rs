@@ -79,7 +79,7 @@ async fn bench(name: &str, url: &str, dir: &std::path::Path) -> anyhow::Result<(
         .instance()
         .await?
         .map(|i| i.admin_user_id)
-        .unwrap_or_default();
+        .ok_or_else(|| anyhow::anyhow!("the database has no admin"))?;
     let token = services.mint_token(&admin, chrono::Duration::hours(1))?;
     let app = phoneverify::build_app(services.clone());
 

@@ -8,8 +8,9 @@ use chrono::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
+use crate::domain::DomainError;
 use crate::domain::clock::SystemClock;
-use crate::domain::user::UserState;
+use crate::service::ServiceError;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -66,15 +67,17 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 "--ttl must be between 1 and {max} seconds"
             );
             let services = crate::build_services(config, Arc::new(SystemClock)).await?;
-            let user = services.store.user(&user_id).await?;
-            let result = match user {
-                None => Err(anyhow::anyhow!("user {user_id} does not exist")),
-                Some(u) if u.state != UserState::Active => Err(anyhow::anyhow!(
+            let result = match services.load_user(&user_id).await {
+                Err(ServiceError::Domain(DomainError::UserNotFound)) => {
+                    Err(anyhow::anyhow!("user {user_id} does not exist"))
+                }
+                Err(e) => Err(e.into()),
+                Ok(u) if !u.can_authenticate() => Err(anyhow::anyhow!(
                     "user {user_id} is {} and cannot get a token",
                     u.state.as_str()
                 )),
-                Some(_) => services
-                    .mint_token(&user_id, Duration::seconds(ttl))
+                Ok(u) => services
+                    .mint_token(&u.id, Duration::seconds(ttl))
                     .context("cannot sign token"),
             };
             services.store.close().await;

@@ -236,7 +236,7 @@ impl ApiError {
                 tracing::error!(%cause, "database unavailable");
                 Self::unavailable()
             }
-            ServiceError::Internal(cause) => {
+            cause @ (ServiceError::Internal { .. } | ServiceError::JobLeaseLost) => {
                 tracing::error!(%cause, "internal error");
                 Self::internal()
             }
@@ -526,12 +526,14 @@ mod tests {
     #[test]
     fn internal_causes_are_not_returned() {
         let a = ApiError::from_service(
-            ServiceError::Internal("syntax error near SELECT password".into()),
+            ServiceError::internal("syntax error near SELECT password"),
             Op::Other,
         );
         assert!(!serde_json::to_string(&a.body()).unwrap().contains("SELECT"));
         let a = ApiError::from_service(
-            ServiceError::Unavailable("connection refused 10.0.0.1".into()),
+            ServiceError::Unavailable(crate::store::StoreError::Unavailable(
+                "connection refused 10.0.0.1".into(),
+            )),
             Op::Other,
         );
         assert_eq!(a.code, Code::Unavailable);

@@ -40,7 +40,7 @@ impl Details {
             sequence: Some(w.user.sequence.to_string()),
             creation_date: w.created.then(|| timestamp(w.user.created_at)),
             change_date: Some(timestamp(w.user.changed_at)),
-            resource_owner: w.user.org_id.clone(),
+            resource_owner: w.user.org_id.to_string(),
         }
     }
 
@@ -50,7 +50,7 @@ impl Details {
             sequence: Some(u.sequence.to_string()),
             creation_date: Some(timestamp(u.created_at)),
             change_date: Some(timestamp(u.changed_at)),
-            resource_owner: u.org_id.clone(),
+            resource_owner: u.org_id.to_string(),
         }
     }
 
@@ -59,7 +59,7 @@ impl Details {
             sequence: Some(o.sequence.to_string()),
             creation_date: created.then(|| timestamp(o.created_at)),
             change_date: Some(timestamp(o.changed_at)),
-            resource_owner: o.id.clone(),
+            resource_owner: o.id.to_string(),
         }
     }
 }
@@ -89,7 +89,7 @@ impl PhoneV1 {
     pub fn of(user: &User) -> Self {
         match user.phone() {
             Some(p) => Self {
-                phone: p.number.clone(),
+                phone: p.number.to_string(),
                 is_phone_verified: p.verified,
             },
             None => Self::default(),
@@ -196,7 +196,7 @@ impl UserV1 {
                         preferred_language: h.preferred_language.clone(),
                     },
                     email: EmailV1 {
-                        email: h.email.clone(),
+                        email: h.email.to_string(),
                         is_email_verified: h.email_verified,
                     },
                     phone: PhoneV1::of(u),
@@ -212,12 +212,12 @@ impl UserV1 {
             ),
         };
         Self {
-            id: u.id.clone(),
+            id: u.id.to_string(),
             details: Details::read(u),
             state: state_name(u.state),
-            user_name: u.username.clone(),
-            login_names: vec![u.username.clone()],
-            preferred_login_name: u.username.clone(),
+            user_name: u.username.to_string(),
+            login_names: vec![u.username.to_string()],
+            preferred_login_name: u.username.to_string(),
             human,
             machine,
         }
@@ -450,14 +450,14 @@ impl UserV2 {
                         preferred_language: h.preferred_language.clone(),
                     },
                     email: EmailV2 {
-                        email: h.email.clone(),
+                        email: h.email.to_string(),
                         is_verified: h.email_verified,
                     },
                     phone: h
                         .phone
                         .as_ref()
                         .map(|p| PhoneV2 {
-                            phone: p.number.clone(),
+                            phone: p.number.to_string(),
                             is_verified: p.verified,
                             code_delivery: p.code.as_ref().map(|c| c.delivery.into()),
                         })
@@ -474,12 +474,12 @@ impl UserV2 {
             ),
         };
         Self {
-            user_id: u.id.clone(),
+            user_id: u.id.to_string(),
             details: Details::read(u),
             state: state_name(u.state),
-            username: u.username.clone(),
-            login_names: vec![u.username.clone()],
-            preferred_login_name: u.username.clone(),
+            username: u.username.to_string(),
+            login_names: vec![u.username.to_string()],
+            preferred_login_name: u.username.to_string(),
             human,
             machine,
         }

@@ -140,7 +140,7 @@ pub async fn add_machine_user(
         .await
         .api(Op::AddMachine)?;
     Ok(Json(AddUserResponse {
-        user_id: written.user.id.clone(),
+        user_id: written.user.id.to_string(),
         details: Details::changed(&written),
     }))
 }

@@ -32,7 +32,7 @@ pub async fn add_organization(
         .await
         .api(Op::V2AddOrg)?;
     Ok(Json(AddOrganizationResponse {
-        organization_id: created.id.clone(),
+        organization_id: created.id.to_string(),
         details: Details::org_changed(&created, true),
     }))
 }

@@ -207,7 +207,7 @@ pub async fn add_human_user(
         .await
         .api(Op::V2AddHuman)?;
     Ok(Json(AddHumanUserResponse {
-        user_id: written.user.id.clone(),
+        user_id: written.user.id.to_string(),
         details: Details::changed(&written),
         phone_code: code.map(|c| c.expose().to_owned()),
     }))

@@ -7,6 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::Rng;
 
+use super::DomainError;
 use crate::config::Alphabet;
 
 const DIGITS: &[u8] = b"0123456789";
@@ -30,6 +31,29 @@ impl PlainCode {
 impl fmt::Debug for PlainCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("PlainCode(***)")
+    }
+}
+
+/// What a caller typed as the code: not empty, otherwise unchecked until it is compared with the hash.
+#[derive(Clone)]
+pub struct CodeGuess(String);
+
+impl CodeGuess {
+    pub fn parse(input: &str) -> Result<Self, DomainError> {
+        if input.is_empty() {
+            return Err(DomainError::CodeEmpty);
+        }
+        Ok(Self(input.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for CodeGuess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CodeGuess(***)")
     }
 }
 

@@ -1,8 +1,59 @@
-//! IDs: decimal strings of 64-bit, time-ordered numbers, as ZITADEL's (e.g. "69629023906488334").
+//! IDs: decimal strings of 64-bit, time-ordered numbers, as ZITADEL's (e.g. "69629023906488334"), and the
+//! typed identifiers of users and organizations.
 
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// An identifier with private contents: made by `parse` (caller input), by the generator, or read back from
+/// storage (`from_stored`, trusted because it was parsed before it was written).
+macro_rules! identifier {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Caller input: surrounding whitespace is dropped; nothing left is no identifier at all.
+            pub fn parse(input: &str) -> Option<Self> {
+                let trimmed = input.trim();
+                (!trimmed.is_empty()).then(|| Self(trimmed.to_owned()))
+            }
+
+            pub fn from_stored(stored: String) -> Self {
+                Self(stored)
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+    };
+}
+
+identifier!(
+    /// A user (human or machine) of this installation.
+    UserId
+);
+identifier!(
+    /// An organization: the resource owner of its users.
+    OrgId
+);
 
 /// Milliseconds are counted from 2020-01-01 so that 41 bits last until about 2089.
 const EPOCH_MS: i64 = 1_577_836_800_000;
@@ -48,6 +99,14 @@ impl IdGenerator {
             }
         }
     }
+
+    pub fn user_id(&self, now: DateTime<Utc>) -> UserId {
+        UserId(self.next(now))
+    }
+
+    pub fn org_id(&self, now: DateTime<Utc>) -> OrgId {
+        OrgId(self.next(now))
+    }
 }
 
 #[cfg(test)]
@@ -63,5 +122,12 @@ mod tests {
         assert!(ids.windows(2).all(|w| w[0] < w[1]));
         let later: u64 = g.next(t + chrono::Duration::seconds(1)).parse().unwrap();
         assert!(later > *ids.last().unwrap());
+    }
+
+    #[test]
+    fn identifiers_are_trimmed_and_never_empty() {
+        assert_eq!(UserId::parse(" 42 ").unwrap().as_str(), "42");
+        assert_eq!(UserId::parse("   "), None);
+        assert_eq!(OrgId::parse(""), None);
     }
 }

@@ -5,14 +5,19 @@ use serde::{Deserialize, Serialize};
 
 use super::DomainError;
 use super::events::EventMeta;
+use super::ids::{OrgId, UserId};
+use super::names::OrgName;
+
+/// The role a new org's admin gets when the request names none.
+const DEFAULT_ORG_ADMIN_ROLE: &str = "ORG_OWNER";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "payload")]
 pub enum OrgEvent {
     #[serde(rename = "org.added")]
-    Added { name: String },
+    Added { name: OrgName },
     #[serde(rename = "org.member.added", rename_all = "camelCase")]
-    MemberAdded { user_id: String, roles: Vec<String> },
+    MemberAdded { user_id: UserId, roles: Vec<String> },
 }
 
 /// Events of the instance aggregate.
@@ -22,17 +27,17 @@ pub enum InstanceEvent {
     /// Written once by the first start; its unique sequence 1 is what makes bootstrap run exactly once.
     #[serde(rename = "instance.added", rename_all = "camelCase")]
     Added {
-        default_org_id: String,
-        admin_user_id: String,
+        default_org_id: OrgId,
+        admin_user_id: UserId,
     },
     #[serde(rename = "instance.member.added", rename_all = "camelCase")]
-    MemberAdded { user_id: String, roles: Vec<String> },
+    MemberAdded { user_id: UserId, roles: Vec<String> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Org {
-    pub id: String,
-    pub name: String,
+    pub id: OrgId,
+    pub name: OrgName,
     pub sequence: i64,
     pub created_at: DateTime<Utc>,
     pub changed_at: DateTime<Utc>,
@@ -40,10 +45,10 @@ pub struct Org {
 
 impl Org {
     /// Folds one event into the org (None before `org.added`).
-    pub fn apply(org: Option<Org>, id: &str, event: &OrgEvent, meta: EventMeta) -> Option<Org> {
+    pub fn apply(org: Option<Org>, id: &OrgId, event: &OrgEvent, meta: EventMeta) -> Option<Org> {
         let mut org = match (org, event) {
             (None, OrgEvent::Added { name }) => Org {
-                id: id.to_owned(),
+                id: id.clone(),
                 name: name.clone(),
                 sequence: meta.sequence,
                 created_at: meta.created_at,
@@ -62,7 +67,7 @@ impl Org {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Scope {
     Iam,
-    Org(String),
+    Org(OrgId),
 }
 
 impl Scope {
@@ -72,7 +77,7 @@ impl Scope {
     pub fn key(&self) -> &str {
         match self {
             Scope::Iam => Self::IAM_KEY,
-            Scope::Org(id) => id,
+            Scope::Org(id) => id.as_str(),
         }
     }
 
@@ -80,35 +85,51 @@ impl Scope {
         if key == Self::IAM_KEY {
             Scope::Iam
         } else {
-            Scope::Org(key.to_owned())
+            Scope::Org(OrgId::from_stored(key.to_owned()))
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Membership {
-    pub user_id: String,
+    pub user_id: UserId,
     pub scope: Scope,
     pub roles: Vec<String>,
 }
 
-pub fn validate_org_name(name: &str) -> Result<String, DomainError> {
-    let name = name.trim();
-    if name.is_empty() || name.len() > 200 {
-        return Err(DomainError::OrgNameEmpty);
+/// The roles a new org's admin gets: those asked for, or the org owner's.
+pub fn org_admin_roles(requested: &[String]) -> Vec<String> {
+    if requested.is_empty() {
+        vec![DEFAULT_ORG_ADMIN_ROLE.to_owned()]
+    } else {
+        requested.to_vec()
     }
-    Ok(name.to_owned())
 }
 
-/// Roles of a new membership must be known and fit its scope (`IAM_*` instance-wide, `ORG_*` in an org).
+/// A user is a member of a scope at most once; `existing` are the user's memberships.
+pub fn check_not_member(existing: &[Membership], scope: &Scope) -> Result<(), DomainError> {
+    if existing.iter().any(|m| m.scope == *scope) {
+        return Err(DomainError::MemberAlreadyExists);
+    }
+    Ok(())
+}
+
+/// Where a role may be held: `IAM_*` roles instance-wide, `ORG_*` roles in an org.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleLevel {
+    Instance,
+    Org,
+}
+
+/// Roles of a new membership must be known and fit its level.
 pub fn validate_roles(
     roles: &[String],
-    scope: &Scope,
+    level: RoleLevel,
     known: impl Fn(&str) -> bool,
 ) -> Result<Vec<String>, DomainError> {
-    let prefix = match scope {
-        Scope::Iam => "IAM_",
-        Scope::Org(_) => "ORG_",
+    let prefix = match level {
+        RoleLevel::Instance => "IAM_",
+        RoleLevel::Org => "ORG_",
     };
     if roles.is_empty() || roles.iter().any(|r| !r.starts_with(prefix) || !known(r)) {
         return Err(DomainError::InvalidRoles);
@@ -126,21 +147,21 @@ mod tests {
     #[test]
     fn roles_must_fit_the_scope() {
         let known = |r: &str| r == "ORG_OWNER" || r == "IAM_OWNER";
-        let org = Scope::Org("1".into());
+        let org = RoleLevel::Org;
         assert_eq!(
-            validate_roles(&["ORG_OWNER".into()], &org, known).unwrap(),
+            validate_roles(&["ORG_OWNER".into()], org, known).unwrap(),
             vec!["ORG_OWNER".to_string()]
         );
         assert_eq!(
-            validate_roles(&["IAM_OWNER".into()], &org, known).unwrap_err(),
+            validate_roles(&["IAM_OWNER".into()], org, known).unwrap_err(),
             DomainError::InvalidRoles
         );
         assert_eq!(
-            validate_roles(&[], &Scope::Iam, known).unwrap_err(),
+            validate_roles(&[], RoleLevel::Instance, known).unwrap_err(),
             DomainError::InvalidRoles
         );
         assert_eq!(
-            validate_roles(&["IAM_NOPE".into()], &Scope::Iam, known).unwrap_err(),
+            validate_roles(&["IAM_NOPE".into()], RoleLevel::Instance, known).unwrap_err(),
             DomainError::InvalidRoles
         );
     }

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::ids::OrgId;
 use super::org::{Membership, Scope};
 
 pub const USER_READ: &str = "user.read";
@@ -51,7 +52,7 @@ impl RoleTable {
 
     /// True when a membership grants `permission` in `org_id`: an IAM membership anywhere, an org
     /// membership only in its own org.
-    pub fn allows(&self, memberships: &[Membership], permission: &str, org_id: &str) -> bool {
+    pub fn allows(&self, memberships: &[Membership], permission: &str, org_id: &OrgId) -> bool {
         memberships.iter().any(|m| {
             let in_scope = match &m.scope {
                 Scope::Iam => true,
@@ -80,9 +81,13 @@ mod tests {
         RoleTable::new(&t)
     }
 
+    fn org(id: &str) -> OrgId {
+        OrgId::from_stored(id.into())
+    }
+
     fn member(scope: Scope, role: &str) -> Membership {
         Membership {
-            user_id: "u".into(),
+            user_id: crate::domain::ids::UserId::from_stored("u".into()),
             scope,
             roles: vec![role.into()],
         }
@@ -90,17 +95,17 @@ mod tests {
 
     #[test]
     fn org_roles_count_only_in_their_org() {
-        let m = [member(Scope::Org("a".into()), "ORG_OWNER")];
-        assert!(table().allows(&m, USER_WRITE, "a"));
-        assert!(!table().allows(&m, USER_WRITE, "b"));
+        let m = [member(Scope::Org(org("a")), "ORG_OWNER")];
+        assert!(table().allows(&m, USER_WRITE, &org("a")));
+        assert!(!table().allows(&m, USER_WRITE, &org("b")));
     }
 
     #[test]
     fn iam_roles_count_everywhere() {
         let m = [member(Scope::Iam, "IAM_USER_MANAGER")];
-        assert!(table().allows(&m, USER_WRITE, "a"));
-        assert!(table().allows(&m, USER_WRITE, "z"));
-        assert!(!table().allows(&m, USER_READ, "z"));
+        assert!(table().allows(&m, USER_WRITE, &org("a")));
+        assert!(table().allows(&m, USER_WRITE, &org("z")));
+        assert!(!table().allows(&m, USER_READ, &org("z")));
     }
 
     #[test]
@@ -112,7 +117,7 @@ mod tests {
         );
         t.insert("IAM_USER_MANAGER".to_string(), vec![USER_WRITE.to_string()]);
         let table = RoleTable::new(&t);
-        let org_owner = [member(Scope::Org("a".into()), "ORG_OWNER")];
+        let org_owner = [member(Scope::Org(org("a")), "ORG_OWNER")];
         assert!(
             !table.allows_instance_wide(&org_owner, ORG_CREATE),
             "an org role never reaches the instance"
@@ -124,10 +129,10 @@ mod tests {
     #[test]
     fn acting_on_a_user_needs_its_every_scope() {
         let table = table();
-        let org_owner = [member(Scope::Org("a".into()), "ORG_OWNER")];
-        let plain = [member(Scope::Org("a".into()), "ORG_OWNER_VIEWER")];
+        let org_owner = [member(Scope::Org(org("a")), "ORG_OWNER")];
+        let plain = [member(Scope::Org(org("a")), "ORG_OWNER_VIEWER")];
         let iam_target = [member(Scope::Iam, "IAM_USER_MANAGER")];
-        let other_org = [member(Scope::Org("b".into()), "ORG_OWNER_VIEWER")];
+        let other_org = [member(Scope::Org(org("b")), "ORG_OWNER_VIEWER")];
         assert!(table.covers(&org_owner, &[], USER_WRITE));
         assert!(table.covers(&org_owner, &plain, USER_WRITE));
         assert!(!table.covers(&org_owner, &iam_target, USER_WRITE));
@@ -138,9 +143,9 @@ mod tests {
 
     #[test]
     fn viewers_cannot_write_and_nobody_without_membership_can() {
-        let m = [member(Scope::Org("a".into()), "ORG_OWNER_VIEWER")];
-        assert!(table().allows(&m, USER_READ, "a"));
-        assert!(!table().allows(&m, USER_WRITE, "a"));
-        assert!(!table().allows(&[], USER_READ, "a"));
+        let m = [member(Scope::Org(org("a")), "ORG_OWNER_VIEWER")];
+        assert!(table().allows(&m, USER_READ, &org("a")));
+        assert!(!table().allows(&m, USER_WRITE, &org("a")));
+        assert!(!table().allows(&[], USER_READ, &org("a")));
     }
 }

@@ -4,14 +4,17 @@ use std::fmt;
 
 use phonenumber::country::Id;
 use phonenumber::{Mode, PhoneNumber as Parsed};
+use serde::{Deserialize, Serialize};
 
 use super::DomainError;
 
 /// Numbers without a `+` prefix are read as Swiss, as ZITADEL does.
 const DEFAULT_REGION: Id = Id::CH;
 
-/// A number in E.164 (`+41791234567`), known to be a possible, valid number.
-#[derive(Clone, PartialEq, Eq)]
+/// A number in E.164 (`+41791234567`), known to be a possible, valid number. Events and rows keep the E.164
+/// text; it was parsed before it was written, so reading it back (`from_stored`) does not parse it again.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct PhoneNumber(String);
 
 impl PhoneNumber {
@@ -28,6 +31,10 @@ impl PhoneNumber {
             return Err(DomainError::PhoneInvalid);
         }
         Ok(Self(parsed.format().mode(Mode::E164).to_string()))
+    }
+
+    pub fn from_stored(e164: String) -> Self {
+        Self(e164)
     }
 
     pub fn as_str(&self) -> &str {

@@ -8,10 +8,13 @@ use chrono::{DateTime, Duration, Utc};
 use tokio::sync::watch;
 
 use super::{SendError, SmsMessage, SmsProvider, template};
-use crate::domain::events::AGGREGATE_USER;
+use crate::domain::ids::UserId;
 use crate::domain::user::{User, UserEvent};
-use crate::service::{Services, envelope};
-use crate::store::{Commit, JobState, JobUpdate, SmsJob, StoreError};
+use crate::service::{Decision, ServiceError, Services};
+use crate::store::{JobState, JobUpdate, SmsJob, StoreError};
+
+/// Who the worker's events are attributed to.
+const SYSTEM_CREATOR: &str = "SYSTEM";
 
 /// How long a leased job is hidden from other workers; longer than any provider call
 /// (`config::MAX_SMS_TIMEOUT_SECS`).
@@ -117,9 +120,12 @@ impl Worker {
         Ok(n)
     }
 
-    async fn handle(&self, job: &SmsJob) -> Result<Outcome, StoreError> {
+    async fn handle(&self, job: &SmsJob) -> Result<Outcome, ServiceError> {
         let s = &self.services;
-        let user = s.store.user(&job.user_id).await?;
+        let user = s
+            .store
+            .user(&UserId::from_stored(job.user_id.clone()))
+            .await?;
         let current = user.as_ref().is_some_and(|u| is_current(u, job));
         if !current {
             self.settle(
@@ -241,12 +247,14 @@ impl Worker {
         attempts: i64,
         error: Option<String>,
         next: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let commit = Commit {
-            job_updates: vec![self.job_update(job, state, attempts, error, next)],
-            ..Commit::default()
-        };
-        self.services.store.commit(commit).await
+    ) -> Result<(), ServiceError> {
+        let update = &self.job_update(job, state, attempts, error, next);
+        self.services
+            .execute(SYSTEM_CREATOR, move || async move {
+                Ok(Decision::answer(()).update_job(update.clone()))
+            })
+            .await
+            .map(|_| ())
     }
 
     fn job_update(
@@ -268,7 +276,7 @@ impl Worker {
         }
     }
 
-    /// Closes the job and appends its event to the user in one transaction, retrying if the user moved on.
+    /// Closes the job and appends its event to the user in one commit, deciding again if the user moved on.
     async fn settle(
         &self,
         job: &SmsJob,
@@ -276,50 +284,28 @@ impl Worker {
         attempts: i64,
         error: Option<String>,
         event: Option<UserEvent>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), ServiceError> {
         let s = &self.services;
         let Some(event) = event else {
             let now = s.clock.now();
             return self.update(job, state, attempts, error, now).await;
         };
-        for attempt in 0..SENT_EVENT_RETRIES {
-            let now = s.clock.now();
-            let Some(user) = s.store.user(&job.user_id).await? else {
-                return self.update(job, state, attempts, error, now).await;
-            };
-            let sequence = user.sequence + 1;
-            let meta = crate::domain::events::EventMeta {
-                sequence,
-                created_at: now,
-            };
-            let org_id = user.org_id.clone();
-            let updated = User::apply(Some(user), &job.user_id, &org_id, &event, meta);
-            let envelope = envelope(
-                (AGGREGATE_USER, &job.user_id),
-                sequence,
-                &event,
-                &org_id,
-                "SYSTEM",
-                now,
-            )
-            .map_err(|e| StoreError::Internal(e.to_string()))?;
-            let commit = Commit {
-                events: vec![envelope],
-                users: updated.into_iter().collect(),
-                job_updates: vec![self.job_update(job, state, attempts, error.clone(), now)],
-                ..Commit::default()
-            };
-            match s.store.commit(commit).await {
-                Ok(()) => return Ok(()),
-                Err(StoreError::Conflict) => crate::service::pause_after_conflict(attempt).await,
-                Err(StoreError::LeaseLost) => {
-                    tracing::warn!(job = %job.id, "SMS job lease ran out before it was settled; another worker has it");
-                    return Err(StoreError::LeaseLost);
+        let user_id = &UserId::from_stored(job.user_id.clone());
+        let (error, event) = (&error, &event);
+        let result = s
+            .execute_with_retries(SENT_EVENT_RETRIES, SYSTEM_CREATOR, move || async move {
+                let update = self.job_update(job, state, attempts, error.clone(), s.clock.now());
+                Ok(match s.store.user(user_id).await? {
+                    Some(user) => Decision::on_user(&user, vec![event.clone()], ()),
+                    None => Decision::answer(()),
                 }
-                Err(e) => return Err(e),
-            }
+                .update_job(update))
+            })
+            .await;
+        if let Err(ServiceError::JobLeaseLost) = &result {
+            tracing::warn!(job = %job.id, "SMS job lease ran out before it was settled; another worker has it");
         }
-        Err(StoreError::Conflict)
+        result.map(|_| ())
     }
 }
 
@@ -327,7 +313,7 @@ impl Worker {
 fn is_current(user: &User, job: &SmsJob) -> bool {
     user.live_human().is_ok()
         && user.phone().is_some_and(|p| {
-            p.number == job.phone
+            p.number.as_str() == job.phone
                 && p.code
                     .as_ref()
                     .is_some_and(|c| c.sequence == job.code_sequence)

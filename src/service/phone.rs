@@ -1,19 +1,21 @@
 //! The phone commands of the three APIs. v1 (auth and management) and v2 differ on purpose in their
 //! preconditions and in who may act; both are ZITADEL's behaviour.
 
-use super::{Caller, PatChanges, Plan, Result, Services, Written};
+use super::write::Decision;
+use super::{Caller, Result, Services, Written};
 use crate::domain::DomainError;
-use crate::domain::code::PlainCode;
+use crate::domain::code::{CodeGuess, PlainCode};
+use crate::domain::ids::{OrgId, UserId};
 use crate::domain::permission::USER_WRITE;
 use crate::domain::phone::PhoneNumber;
-use crate::domain::user::{PhoneProof, ResendRules, User};
+use crate::domain::user::{PhoneProof, ResendPrecondition, User, UserState};
 
 /// The user a v1 call acts on, and the org it must belong to (the caller's for the auth API, the context
 /// org for the management API). A user outside that org is "not found".
 #[derive(Debug, Clone)]
 pub struct Target {
-    pub user_id: String,
-    pub org_id: String,
+    pub user_id: UserId,
+    pub org_id: OrgId,
 }
 
 impl Target {
@@ -22,13 +24,6 @@ impl Target {
             user_id: caller.user_id.clone(),
             org_id: caller.org_id.clone(),
         }
-    }
-
-    fn check<'u>(&self, user: &'u User) -> std::result::Result<&'u User, DomainError> {
-        if user.org_id != self.org_id {
-            return Err(DomainError::UserNotFound);
-        }
-        Ok(user)
     }
 }
 
@@ -54,7 +49,7 @@ impl Access {
     }
 }
 
-/// How a v2 SetPhone proves the number.
+/// How a v2 SetPhone (or AddHumanUser's phone) proves the number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SetPhoneV2 {
     SendCode,
@@ -62,7 +57,37 @@ pub enum SetPhoneV2 {
     Verified,
 }
 
+/// Where a new code goes: by SMS, or back to the caller.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CodeDelivery {
+    pub sms: Option<PlainCode>,
+    pub returned: Option<PlainCode>,
+}
+
 impl Services {
+    /// The proof a v2 mode asks for, with the code it makes and where that goes.
+    pub(crate) fn phone_proof(&self, mode: SetPhoneV2) -> (PhoneProof, CodeDelivery) {
+        match mode {
+            SetPhoneV2::Verified => (PhoneProof::Verified, CodeDelivery::default()),
+            SetPhoneV2::SendCode => {
+                let (plain, issued) = self.issue_code(false);
+                let delivery = CodeDelivery {
+                    sms: Some(plain),
+                    returned: None,
+                };
+                (PhoneProof::Code(issued), delivery)
+            }
+            SetPhoneV2::ReturnCode => {
+                let (plain, issued) = self.issue_code(true);
+                let delivery = CodeDelivery {
+                    sms: None,
+                    returned: Some(plain),
+                };
+                (PhoneProof::Code(issued), delivery)
+            }
+        }
+    }
+
     /// Management v1 target: the context org, where the caller needs `permission` (checked before anything
     /// else, as ZITADEL's interceptor does).
     pub async fn managed_target(
@@ -75,7 +100,7 @@ impl Services {
         let org_id = self.context_org(caller, org_header).await?;
         self.require(caller, permission, &org_id).await?;
         Ok(Target {
-            user_id: user_id.to_owned(),
+            user_id: UserId::parse(user_id).ok_or(DomainError::UserNotFound)?,
             org_id,
         })
     }
@@ -87,18 +112,31 @@ impl Services {
     }
 
     pub async fn get_phone_v1(&self, target: &Target) -> Result<User> {
-        let user = self
-            .store
-            .user(&target.user_id)
-            .await?
-            .filter(|u| {
-                u.org_id == target.org_id && u.state != crate::domain::user::UserState::Removed
-            })
-            .ok_or(DomainError::UserNotFound)?;
+        let user = self.user_in(&target.user_id, &target.org_id).await?;
+        if user.state == UserState::Removed {
+            return Err(DomainError::UserNotFound.into());
+        }
         if user.human().is_none() {
             return Err(DomainError::UserNotHuman.into());
         }
         Ok(user)
+    }
+
+    /// A v1 command on `target`, decided anew on each round.
+    async fn on_target<T>(
+        &self,
+        caller: &Caller,
+        target: &Target,
+        decide: impl Fn(&User) -> Result<Decision<T>>,
+    ) -> Result<(User, T)> {
+        self.execute_on_user(
+            caller.user_id.as_str(),
+            &target.user_id,
+            Some(&target.org_id),
+            None,
+            decide,
+        )
+        .await
     }
 
     pub async fn set_phone_v1(
@@ -109,85 +147,75 @@ impl Services {
         verified: bool,
     ) -> Result<Written> {
         let number = PhoneNumber::parse(phone)?;
-        let code = (!verified).then(|| self.issue_code(false));
-        let (written, ()) = self
-            .update_user(&target.user_id, &caller.user_id, None, |user| {
-                let user = target.check(user)?;
-                let proof = match &code {
-                    Some((_, issued)) => PhoneProof::Code(issued.clone()),
-                    None => PhoneProof::Verified,
-                };
-                Ok(Plan {
-                    events: {
-                        let events = user.set_phone_v1(&number, proof)?;
-                        if code.is_some() {
-                            user.check_sms_cooldown(self.clock.now(), self.resend_cooldown())?;
-                        }
-                        events
-                    },
-                    sms: code.as_ref().map(|(plain, _)| plain.clone()),
-                    pats: PatChanges::default(),
-                    outcome: Ok(()),
-                })
+        let mode = if verified {
+            SetPhoneV2::Verified
+        } else {
+            SetPhoneV2::SendCode
+        };
+        let (proof, delivery) = self.phone_proof(mode);
+        let (user, ()) = self
+            .on_target(caller, target, |user| {
+                let events = user.set_or_confirm_phone(
+                    &number,
+                    proof.clone(),
+                    self.clock.now(),
+                    self.resend_cooldown(),
+                )?;
+                Ok(with_sms(
+                    Decision::on_user(user, events, ()),
+                    user,
+                    &delivery,
+                ))
             })
             .await?;
-        Ok(written)
+        Ok(Written::changed(user))
     }
 
     pub async fn remove_phone_v1(&self, caller: &Caller, target: &Target) -> Result<Written> {
-        let (written, ()) = self
-            .update_user(&target.user_id, &caller.user_id, None, |user| {
-                Ok(Plan::ok(target.check(user)?.remove_phone()?, ()))
+        let (user, ()) = self
+            .on_target(caller, target, |user| {
+                Ok(Decision::on_user(user, user.remove_phone()?, ()))
             })
             .await?;
-        Ok(written)
+        Ok(Written::changed(user))
     }
 
     pub async fn resend_v1(&self, caller: &Caller, target: &Target) -> Result<Written> {
         let (plain, issued) = self.issue_code(false);
-        let (written, ()) = self
-            .update_user(&target.user_id, &caller.user_id, None, |user| {
-                Ok(Plan {
-                    events: target.check(user)?.resend_code(
-                        ResendRules::V1,
-                        &issued,
-                        self.clock.now(),
-                        self.resend_cooldown(),
-                    )?,
-                    sms: Some(plain.clone()),
-                    pats: PatChanges::default(),
-                    outcome: Ok(()),
-                })
+        let (user, ()) = self
+            .on_target(caller, target, |user| {
+                let events = user.resend_code(
+                    ResendPrecondition::UnverifiedPhone,
+                    &issued,
+                    self.clock.now(),
+                    self.resend_cooldown(),
+                )?;
+                Ok(Decision::on_user(user, events, ()).send_sms(&user.id, plain.clone()))
             })
             .await?;
-        Ok(written)
+        Ok(Written::changed(user))
     }
 
     pub async fn verify_v1(&self, caller: &Caller, target: &Target, code: &str) -> Result<Written> {
-        if code.is_empty() {
-            return Err(DomainError::CodeEmpty.into());
-        }
-        let (written, ()) = self
-            .update_user(&target.user_id, &caller.user_id, None, |user| {
-                self.verify_plan(target.check(user)?, code)
-            })
+        let guess = CodeGuess::parse(code)?;
+        let (user, ()) = self
+            .on_target(
+                caller,
+                target,
+                |user| Ok(self.verify_decision(user, &guess)),
+            )
             .await?;
-        Ok(written)
+        Ok(Written::changed(user))
     }
 
-    fn verify_plan(&self, user: &User, code: &str) -> Result<Plan<()>> {
+    fn verify_decision(&self, user: &User, guess: &CodeGuess) -> Decision<()> {
         let (events, outcome) = user.verify_phone(
-            code,
+            guess,
             self.clock.now(),
             self.config.code.max_attempts,
             &self.hasher,
         );
-        Ok(Plan {
-            events,
-            sms: None,
-            pats: PatChanges::default(),
-            outcome,
-        })
+        Decision::on_user(user, events, ()).refused(outcome)
     }
 
     /// Loads a v2 target: it must be a live human (else "not found"), then the caller needs what `access` says.
@@ -199,11 +227,7 @@ impl Services {
         access: Access,
     ) -> Result<User> {
         self.context_org(caller, org_header).await?;
-        let user = self
-            .store
-            .user(user_id)
-            .await?
-            .ok_or(DomainError::UserNotFound)?;
+        let user = self.load_user(user_id).await?;
         user.live_human()?;
         match access {
             Access::Anyone => {}
@@ -211,6 +235,18 @@ impl Services {
             Access::UserWrite => self.require(caller, USER_WRITE, &user.org_id).await?,
         }
         Ok(user)
+    }
+
+    /// A v2 command on a user the checks loaded: the first round decides on that state.
+    async fn on_checked<T>(
+        &self,
+        caller: &Caller,
+        user: User,
+        decide: impl Fn(&User) -> Result<Decision<T>>,
+    ) -> Result<(User, T)> {
+        let id = user.id.clone();
+        self.execute_on_user(caller.user_id.as_str(), &id, None, Some(user), decide)
+            .await
     }
 
     pub async fn set_phone_v2(
@@ -222,42 +258,26 @@ impl Services {
         mode: SetPhoneV2,
     ) -> Result<(Written, Option<PlainCode>)> {
         // Marking a number verified without a code is an administrator's act, even on oneself.
-        let user = self
-            .v2_target(
-                caller,
-                org_header,
-                user_id,
-                Access::for_delivery(mode == SetPhoneV2::SendCode),
-            )
-            .await?;
+        let access = Access::for_delivery(mode == SetPhoneV2::SendCode);
+        let user = self.v2_target(caller, org_header, user_id, access).await?;
         let number = PhoneNumber::parse(phone)?;
-        let code =
-            (mode != SetPhoneV2::Verified).then(|| self.issue_code(mode == SetPhoneV2::ReturnCode));
-        self.update_user(user_id, &caller.user_id, Some(user), |user| {
-            let proof = match &code {
-                Some((_, issued)) => PhoneProof::Code(issued.clone()),
-                None => PhoneProof::Verified,
-            };
-            Ok(Plan {
-                events: {
-                    let events = user.set_phone(&number, proof)?;
-                    if mode == SetPhoneV2::SendCode {
-                        user.check_sms_cooldown(self.clock.now(), self.resend_cooldown())?;
-                    }
-                    events
-                },
-                sms: code
-                    .as_ref()
-                    .filter(|_| mode == SetPhoneV2::SendCode)
-                    .map(|(p, _)| p.clone()),
-                pats: PatChanges::default(),
-                outcome: Ok(code
-                    .as_ref()
-                    .filter(|_| mode == SetPhoneV2::ReturnCode)
-                    .map(|(p, _)| p.clone())),
+        let (proof, delivery) = self.phone_proof(mode);
+        let (user, ()) = self
+            .on_checked(caller, user, |user| {
+                let events = user.set_phone(
+                    &number,
+                    proof.clone(),
+                    self.clock.now(),
+                    self.resend_cooldown(),
+                )?;
+                Ok(with_sms(
+                    Decision::on_user(user, events, ()),
+                    user,
+                    &delivery,
+                ))
             })
-        })
-        .await
+            .await?;
+        Ok((Written::changed(user), delivery.returned))
     }
 
     pub async fn resend_v2(
@@ -267,29 +287,33 @@ impl Services {
         user_id: &str,
         return_code: bool,
     ) -> Result<(Written, Option<PlainCode>)> {
-        let user = self
-            .v2_target(
-                caller,
-                org_header,
-                user_id,
-                Access::for_delivery(!return_code),
-            )
-            .await?;
-        let (plain, issued) = self.issue_code(return_code);
-        self.update_user(user_id, &caller.user_id, Some(user), |user| {
-            Ok(Plan {
-                events: user.resend_code(
-                    ResendRules::V2,
+        let access = Access::for_delivery(!return_code);
+        let user = self.v2_target(caller, org_header, user_id, access).await?;
+        let mode = if return_code {
+            SetPhoneV2::ReturnCode
+        } else {
+            SetPhoneV2::SendCode
+        };
+        let (proof, delivery) = self.phone_proof(mode);
+        let PhoneProof::Code(issued) = proof else {
+            return Err(super::ServiceError::internal("a resend without a code"));
+        };
+        let (user, ()) = self
+            .on_checked(caller, user, |user| {
+                let events = user.resend_code(
+                    ResendPrecondition::PendingCode,
                     &issued,
                     self.clock.now(),
                     self.resend_cooldown(),
-                )?,
-                sms: (!return_code).then(|| plain.clone()),
-                pats: PatChanges::default(),
-                outcome: Ok(return_code.then(|| plain.clone())),
+                )?;
+                Ok(with_sms(
+                    Decision::on_user(user, events, ()),
+                    user,
+                    &delivery,
+                ))
             })
-        })
-        .await
+            .await?;
+        Ok((Written::changed(user), delivery.returned))
     }
 
     /// No permission check: knowing the code is the proof.
@@ -303,15 +327,11 @@ impl Services {
         let user = self
             .v2_target(caller, org_header, user_id, Access::Anyone)
             .await?;
-        if code.is_empty() {
-            return Err(DomainError::CodeEmpty.into());
-        }
-        let (written, ()) = self
-            .update_user(user_id, &caller.user_id, Some(user), |user| {
-                self.verify_plan(user, code)
-            })
+        let guess = CodeGuess::parse(code)?;
+        let (user, ()) = self
+            .on_checked(caller, user, |user| Ok(self.verify_decision(user, &guess)))
             .await?;
-        Ok(written)
+        Ok(Written::changed(user))
     }
 
     pub async fn remove_phone_v2(
@@ -323,11 +343,19 @@ impl Services {
         let user = self
             .v2_target(caller, org_header, user_id, Access::SelfOrUserWrite)
             .await?;
-        let (written, ()) = self
-            .update_user(user_id, &caller.user_id, Some(user), |user| {
-                Ok(Plan::ok(user.remove_phone()?, ()))
+        let (user, ()) = self
+            .on_checked(caller, user, |user| {
+                Ok(Decision::on_user(user, user.remove_phone()?, ()))
             })
             .await?;
-        Ok(written)
+        Ok(Written::changed(user))
+    }
+}
+
+/// Queues the SMS, if the code goes by SMS.
+fn with_sms<T>(decision: Decision<T>, user: &User, delivery: &CodeDelivery) -> Decision<T> {
+    match &delivery.sms {
+        Some(code) => decision.send_sms(&user.id, code.clone()),
+        None => decision,
     }
 }

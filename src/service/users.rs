@@ -1,14 +1,15 @@
 //! Creating and managing users: enough of ZITADEL's user API to make the phone API usable.
 
-use super::{Caller, PatChanges, Plan, Result, ServiceError, Services, Written};
+use super::phone::CodeDelivery;
+use super::write::Decision;
+use super::{Caller, Result, Services, SetPhoneV2, Written};
 use crate::domain::DomainError;
 use crate::domain::code::PlainCode;
+use crate::domain::ids::{OrgId, UserId};
+use crate::domain::names::Username;
 use crate::domain::permission::{USER_DELETE, USER_READ, USER_WRITE};
 use crate::domain::phone::PhoneNumber;
-use crate::domain::user::{
-    HumanAdded, MachineAdded, User, UserEvent, UserState, validate_email, validate_username,
-};
-use crate::service::SetPhoneV2;
+use crate::domain::user::{HumanInput, MachineInput, User, UserEvent, UserState};
 
 /// ZITADEL's expiration for a personal access token that names none: 9999-01-01T00:00:00Z.
 const FOREVER_UNIX_SECS: i64 = 253_370_764_800;
@@ -31,6 +32,21 @@ pub struct NewHuman {
     pub email: String,
     pub email_verified: bool,
     pub phone: Option<NewHumanPhone>,
+}
+
+impl NewHuman {
+    fn profile(&self) -> HumanInput {
+        HumanInput {
+            username: self.username.clone(),
+            given_name: self.given_name.clone(),
+            family_name: self.family_name.clone(),
+            display_name: self.display_name.clone(),
+            nick_name: self.nick_name.clone(),
+            preferred_language: self.preferred_language.clone(),
+            email: self.email.clone(),
+            email_verified: self.email_verified,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -58,79 +74,44 @@ impl Services {
         let context_org = self.context_org(caller, org_header).await?;
         let org_id = match &new.org_id {
             Some(id) => {
+                let id = OrgId::parse(id).ok_or(DomainError::OrgNotFound)?;
                 self.store
-                    .org(id)
+                    .org(&id)
                     .await?
                     .ok_or(DomainError::OrgNotFound)?
                     .id
             }
             None => context_org,
         };
-        if new.email.trim().is_empty() {
-            return Err(DomainError::EmailEmpty.into());
-        }
-        let email = validate_email(&new.email)?;
-        let username = validate_username(new.username.as_deref().unwrap_or(&email))?;
-        let given_name = new.given_name.trim().to_owned();
-        if given_name.is_empty() {
-            return Err(DomainError::GivenNameMissing.into());
-        }
-        let family_name = new.family_name.trim().to_owned();
-        if family_name.is_empty() {
-            return Err(DomainError::FamilyNameMissing.into());
-        }
+        let added = new.profile().validate()?;
         let phone = match &new.phone {
             Some(p) => Some((PhoneNumber::parse(&p.phone)?, p.mode)),
             None => None,
         };
         self.require(caller, USER_WRITE, &org_id).await?;
-        let display_name = new
-            .display_name
-            .clone()
-            .filter(|d| !d.trim().is_empty())
-            .unwrap_or_else(|| format!("{given_name} {family_name}"));
-        let mut events = vec![UserEvent::HumanAdded(HumanAdded {
-            user_name: username.clone(),
-            first_name: given_name,
-            last_name: family_name,
-            display_name,
-            nick_name: new.nick_name.clone(),
-            preferred_language: new.preferred_language.clone(),
-            email,
-            is_email_verified: new.email_verified,
-        })];
-        let mut sms = None;
-        let mut returned = None;
-        if let Some((number, mode)) = phone {
-            events.push(UserEvent::PhoneChanged {
-                phone: number.as_str().to_owned(),
-            });
-            match mode {
-                SetPhoneV2::Verified => events.push(UserEvent::PhoneVerified),
-                SetPhoneV2::SendCode | SetPhoneV2::ReturnCode => {
-                    let (plain, issued) = self.issue_code(mode == SetPhoneV2::ReturnCode);
-                    events.push(issued.event());
-                    if mode == SetPhoneV2::ReturnCode {
-                        returned = Some(plain);
-                    } else {
-                        sms = Some(plain);
-                    }
-                }
+        let (phone, delivery) = match phone {
+            Some((number, mode)) => {
+                let (proof, delivery) = self.phone_proof(mode);
+                (Some((number, proof)), delivery)
             }
-        }
-        if sms.is_some() {
+            None => (None, CodeDelivery::default()),
+        };
+        if delivery.sms.is_some() {
             self.sms_available()?;
         }
-        let plan = Plan {
-            events,
-            sms,
-            pats: PatChanges::default(),
-            outcome: Ok(()),
-        };
-        let chosen_id = new.user_id.as_deref();
+        let username = added.user_name.clone();
+        let events = User::register_human(added, phone);
         let written = self
-            .create_user(chosen_id, &org_id, &caller.user_id, &username, &plan)
+            .create_user(
+                caller,
+                new.user_id.as_deref(),
+                &org_id,
+                &username,
+                events,
+                delivery.sms,
+            )
             .await?;
+        let returned = delivery.returned;
         Ok((written, returned))
     }
 
@@ -143,73 +124,64 @@ impl Services {
     ) -> Result<Written> {
         let org_id = self.context_org(caller, org_header).await?;
         self.require(caller, USER_WRITE, &org_id).await?;
-        let username = validate_username(&new.username)?;
-        let name = new.name.trim().to_owned();
-        if name.is_empty() {
-            return Err(DomainError::MachineNameMissing.into());
+        let added = MachineInput {
+            username: new.username,
+            name: new.name,
+            description: new.description,
         }
-        let plan = Plan::ok(
-            vec![UserEvent::MachineAdded(MachineAdded {
-                user_name: username.clone(),
-                name,
-                description: new.description.clone(),
-            })],
-            (),
-        );
+        .validate()?;
+        let username = added.user_name.clone();
+        let events = vec![UserEvent::MachineAdded(added)];
         self.create_user(
+            caller,
             new.user_id.as_deref(),
             &org_id,
-            &caller.user_id,
             &username,
-            &plan,
+            events,
+            None,
         )
         .await
     }
 
     /// Commits a new user's first events under the caller's id (which must be free) or a generated one,
     /// checking the username again on every round, since another request may have taken it meanwhile.
-    async fn create_user<T>(
+    async fn create_user(
         &self,
+        caller: &Caller,
         chosen_id: Option<&str>,
-        org_id: &str,
-        creator: &str,
-        username: &str,
-        plan: &Plan<T>,
+        org_id: &OrgId,
+        username: &Username,
+        events: Vec<UserEvent>,
+        sms: Option<PlainCode>,
     ) -> Result<Written> {
-        let chosen_id = chosen_id.map(str::trim).filter(|id| !id.is_empty());
-        let mut user_id = match chosen_id {
-            // Any aggregate's id counts (a user, an org, the instance): events are keyed by it.
-            Some(id) if self.store.last_sequence(id).await? > 0 => {
-                return Err(DomainError::UserIdTaken.into());
-            }
-            Some(id) => id.to_owned(),
-            None => self.ids.next(self.clock.now()),
-        };
-        for attempt in 0..super::MAX_CONFLICT_RETRIES {
-            if self.store.username_taken(username).await? {
-                return Err(DomainError::UsernameTaken.into());
-            }
-            match self
-                .commit_user(None, &user_id, org_id, creator, plan)
-                .await
-            {
-                Ok(written) => return Ok(written),
-                // The id or the username was taken meanwhile: the checks tell which.
-                Err(ServiceError::Aborted) => {
-                    if self.store.last_sequence(&user_id).await? > 0 {
-                        // A caller-chosen id is gone; a generated one collided with another process's (their
-                        // node bits are random) and is simply drawn again.
-                        if chosen_id.is_some() {
-                            return Err(DomainError::UserIdTaken.into());
-                        }
-                        user_id = self.ids.next(self.clock.now());
+        let chosen_id = &chosen_id.and_then(UserId::parse);
+        let (events, sms) = (&events, &sms);
+        let committed = self
+            .execute(caller.user_id.as_str(), move || async move {
+                // Any aggregate's id counts (a user, an org, the instance): events are keyed by it. A generated
+                // id is drawn anew each round, in case it collided with another process's.
+                let user_id = match &chosen_id {
+                    Some(id) if self.store.last_sequence(id.as_str()).await? > 0 => {
+                        return Err(DomainError::UserIdTaken.into());
                     }
-                    super::pause_after_conflict(attempt).await;
+                    Some(id) => id.clone(),
+                    None => self.ids.user_id(self.clock.now()),
+                };
+                if self.store.username_taken(username.as_str()).await? {
+                    return Err(DomainError::UsernameTaken.into());
                 }
-                Err(e) => return Err(e),
-            }
-        }
-        Err(ServiceError::Aborted)
+                let decision =
+                    Decision::new_user(&user_id, org_id, events.clone(), user_id.clone());
+                Ok(match &sms {
+                    Some(code) => decision.send_sms(&user_id, code.clone()),
+                    None => decision,
+                })
+            })
+            .await?;
+        Ok(Written {
+            user: committed.user(&committed.value)?,
+            created: true,
+        })
     }
 
     /// management v1 AddPersonalAccessToken: a token for a machine user of the context org, valid until
@@ -223,30 +195,29 @@ impl Services {
     ) -> Result<(Written, String, String)> {
         let org_id = self.context_org(caller, org_header).await?;
         self.require(caller, USER_WRITE, &org_id).await?;
+        let user_id = UserId::parse(user_id).ok_or(DomainError::UserNotFound)?;
         // The token carries the machine user's roles: minting it must not lend the caller more than it has.
-        self.require_covering(caller, user_id, USER_WRITE).await?;
+        self.require_covering(caller, &user_id, USER_WRITE).await?;
         let now = self.clock.now();
         let expiration = expiration.unwrap_or_else(forever);
-        let (written, token_id) = self
-            .update_user(user_id, &caller.user_id, None, |user| {
-                if user.org_id != org_id {
-                    return Err(DomainError::UserNotFound.into());
-                }
-                // Drawn per attempt: an id that collided with another process's is not reused.
+        let (user_id, org_id) = (&user_id, &org_id);
+        let committed = self
+            .execute(caller.user_id.as_str(), move || async move {
+                let user = self.user_in(user_id, org_id).await?;
+                // Drawn per round: an id that collided with another process's is not reused.
                 let token_id = self.ids.next(now);
                 let events = user.add_personal_access_token(&token_id, expiration, now)?;
-                let mut plan = Plan::ok(events, token_id.clone());
-                plan.pats.added.push(crate::store::PatRecord {
-                    token_id,
-                    user_id: user.id.clone(),
-                    expires_at: expiration,
-                });
-                Ok(plan)
+                Ok(Decision::on_user(&user, events, token_id))
             })
             .await?;
+        let token_id = committed.value.clone();
         let token = self
             .tokens
-            .mint_personal(user_id, &token_id, now, expiration)?;
+            .mint_personal(user_id.as_str(), &token_id, now, expiration)?;
+        let written = Written {
+            user: committed.user(user_id)?,
+            created: false,
+        };
         Ok((written, token_id, token))
     }
 
@@ -260,38 +231,44 @@ impl Services {
     ) -> Result<Written> {
         let org_id = self.context_org(caller, org_header).await?;
         self.require(caller, USER_WRITE, &org_id).await?;
+        let user_id = UserId::parse(user_id).ok_or(DomainError::PatNotFound)?;
         let on_record = self
             .store
             .pat(token_id)
             .await?
-            .filter(|p| p.user_id == user_id);
-        let (written, ()) = self
-            .update_user(user_id, &caller.user_id, None, |user| {
-                if user.org_id != org_id || on_record.is_none() {
-                    return Err(DomainError::PatNotFound.into());
-                }
-                let event = UserEvent::PersonalAccessTokenRemoved {
-                    token_id: token_id.to_owned(),
-                };
-                let mut plan = Plan::ok(vec![event], ());
-                plan.pats.removed.push(token_id.to_owned());
-                Ok(plan)
+            .is_some_and(|p| p.user_id == user_id);
+        let (user_id, org_id) = (&user_id, &org_id);
+        let committed = self
+            .execute(caller.user_id.as_str(), move || async move {
+                let user = self
+                    .user_in(user_id, org_id)
+                    .await
+                    .map_err(|_| DomainError::PatNotFound)?;
+                let events = user.remove_personal_access_token(token_id, on_record)?;
+                Ok(Decision::on_user(&user, events, ()))
             })
-            .await
-            .map_err(|e| match e {
-                ServiceError::Domain(DomainError::UserNotFound) => DomainError::PatNotFound.into(),
-                other => other,
-            })?;
-        Ok(written)
+            .await?;
+        Ok(Written {
+            user: committed.user(user_id)?,
+            created: false,
+        })
+    }
+
+    /// A user of `org_id` in any state; one of another org is "not found".
+    pub(crate) async fn user_in(&self, user_id: &UserId, org_id: &OrgId) -> Result<User> {
+        match self.store.user(user_id).await? {
+            Some(user) if user.org_id == *org_id => Ok(user),
+            _ => Err(DomainError::UserNotFound.into()),
+        }
     }
 
     /// A user that exists and was not removed; what the reads and v2 user commands act on.
     async fn existing_user(&self, user_id: &str) -> Result<User> {
-        self.store
-            .user(user_id)
-            .await?
-            .filter(|u| u.state != UserState::Removed)
-            .ok_or_else(|| DomainError::UserNotFound.into())
+        let user = self.load_user(user_id).await?;
+        if user.state == UserState::Removed {
+            return Err(DomainError::UserNotFound.into());
+        }
+        Ok(user)
     }
 
     pub async fn get_user(
@@ -307,7 +284,7 @@ impl Services {
     }
 
     pub async fn me(&self, caller: &Caller) -> Result<User> {
-        self.existing_user(&caller.user_id).await
+        self.existing_user(caller.user_id.as_str()).await
     }
 
     async fn user_lifecycle(
@@ -319,17 +296,23 @@ impl Services {
         decide: impl Fn(&User) -> std::result::Result<Vec<UserEvent>, DomainError>,
     ) -> Result<Written> {
         self.context_org(caller, org_header).await?;
-        let user = self.existing_user(user_id).await?;
-        self.require_unless_self(caller, &user, permission).await?;
-        if caller.user_id != user.id {
-            self.require_covering(caller, &user.id, permission).await?;
+        let checked = self.existing_user(user_id).await?;
+        self.require_unless_self(caller, &checked, permission)
+            .await?;
+        if caller.user_id != checked.id {
+            self.require_covering(caller, &checked.id, permission)
+                .await?;
         }
-        let (written, ()) = self
-            .update_user(user_id, &caller.user_id, Some(user), |u| {
-                Ok(Plan::ok(decide(u)?, ()))
+        let id = checked.id.clone();
+        let (user, ()) = self
+            .execute_on_user(caller.user_id.as_str(), &id, None, Some(checked), |user| {
+                Ok(Decision::on_user(user, decide(user)?, ()))
             })
             .await?;
-        Ok(written)
+        Ok(Written {
+            user,
+            created: false,
+        })
     }
 
     pub async fn deactivate_user(

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::events::{NewEvent, StoredEvent};
+use crate::domain::ids::{OrgId, UserId};
 use crate::domain::org::{Membership, Org};
 pub use crate::domain::projection::{InstanceInfo, PatRecord, Projections};
 use crate::domain::user::User;
@@ -163,12 +164,12 @@ pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> &'static str;
     async fn ping(&self) -> Result<(), StoreError>;
     async fn instance(&self) -> Result<Option<InstanceInfo>, StoreError>;
-    async fn user(&self, id: &str) -> Result<Option<User>, StoreError>;
+    async fn user(&self, id: &UserId) -> Result<Option<User>, StoreError>;
     /// True when a user that was not removed has this username (case-insensitive).
     async fn username_taken(&self, username: &str) -> Result<bool, StoreError>;
-    async fn org(&self, id: &str) -> Result<Option<Org>, StoreError>;
+    async fn org(&self, id: &OrgId) -> Result<Option<Org>, StoreError>;
     async fn org_name_taken(&self, name: &str) -> Result<bool, StoreError>;
-    async fn memberships(&self, user_id: &str) -> Result<Vec<Membership>, StoreError>;
+    async fn memberships(&self, user_id: &UserId) -> Result<Vec<Membership>, StoreError>;
     /// A personal access token that was added and not removed.
     async fn pat(&self, token_id: &str) -> Result<Option<PatRecord>, StoreError>;
     /// Appends the events and updates projections and outbox in one transaction.

@@ -5,7 +5,10 @@ use sqlx::FromRow;
 
 use super::{SmsJob, StoreError, from_micros, micros};
 use crate::domain::events::StoredEvent;
+use crate::domain::ids::{OrgId, UserId};
+use crate::domain::names::{Email, OrgName, Username};
 use crate::domain::org::{Membership, Org, Scope};
+use crate::domain::phone::PhoneNumber;
 use crate::domain::user::{
     Delivery, Human, Machine, PendingCode, Phone, User, UserKind, UserState,
 };
@@ -98,10 +101,10 @@ impl UserRow {
                     display_name: self.display_name,
                     nick_name: self.nick_name,
                     preferred_language: self.preferred_language,
-                    email: self.email,
+                    email: Email::from_stored(self.email),
                     email_verified: self.email_verified,
                     phone: self.phone.map(|number| Phone {
-                        number,
+                        number: PhoneNumber::from_stored(number),
                         verified: self.phone_verified,
                         code,
                     }),
@@ -115,9 +118,9 @@ impl UserRow {
             _ => return Err(corrupt("users.kind")),
         };
         Ok(User {
-            id: self.id,
-            org_id: self.org_id,
-            username: self.username,
+            id: UserId::from_stored(self.id),
+            org_id: OrgId::from_stored(self.org_id),
+            username: Username::from_stored(self.username),
             state,
             kind,
             sequence: self.sequence,
@@ -135,9 +138,9 @@ impl UserRow {
         let phone = human.and_then(|h| h.phone.as_ref());
         let code = phone.and_then(|p| p.code.as_ref());
         UserRow {
-            id: u.id.clone(),
-            org_id: u.org_id.clone(),
-            username: u.username.clone(),
+            id: u.id.as_str().to_owned(),
+            org_id: u.org_id.as_str().to_owned(),
+            username: u.username.as_str().to_owned(),
             state: u.state.as_str().to_owned(),
             kind: if human.is_some() { "human" } else { "machine" }.to_owned(),
             given_name: human.map_or_else(empty, |h| h.given_name.clone()),
@@ -145,11 +148,11 @@ impl UserRow {
             display_name: human.map_or_else(empty, |h| h.display_name.clone()),
             nick_name: human.map_or_else(empty, |h| h.nick_name.clone()),
             preferred_language: human.map_or_else(empty, |h| h.preferred_language.clone()),
-            email: human.map_or_else(empty, |h| h.email.clone()),
+            email: human.map_or_else(empty, |h| h.email.as_str().to_owned()),
             email_verified: human.is_some_and(|h| h.email_verified),
             machine_name: machine.map_or_else(empty, |m| m.name.clone()),
             machine_description: machine.map_or_else(empty, |m| m.description.clone()),
-            phone: phone.map(|p| p.number.clone()),
+            phone: phone.map(|p| p.number.as_str().to_owned()),
             phone_verified: phone.is_some_and(|p| p.verified),
             code_sequence: code.map(|c| c.sequence),
             code_hash: code.map(|c| c.hash.clone()),
@@ -177,8 +180,8 @@ pub(crate) struct OrgRow {
 impl From<OrgRow> for Org {
     fn from(r: OrgRow) -> Self {
         Org {
-            id: r.id,
-            name: r.name,
+            id: OrgId::from_stored(r.id),
+            name: OrgName::from_stored(r.name),
             sequence: r.sequence,
             created_at: from_micros(r.created_at),
             changed_at: from_micros(r.changed_at),
@@ -196,7 +199,7 @@ pub(crate) struct MembershipRow {
 impl MembershipRow {
     pub fn into_membership(self) -> Result<Membership, StoreError> {
         Ok(Membership {
-            user_id: self.user_id,
+            user_id: UserId::from_stored(self.user_id),
             scope: Scope::from_key(&self.scope),
             roles: serde_json::from_str(&self.roles).map_err(|_| corrupt("memberships.roles"))?,
         })
@@ -320,8 +323,8 @@ macro_rules! store_impl {
                      ON CONFLICT (id) DO UPDATE SET name = excluded.name, sequence = excluded.sequence, \
                      changed_at = excluded.changed_at",
                 )
-                .bind(&o.id)
-                .bind(&o.name)
+                .bind(o.id.as_str())
+                .bind(o.name.as_str())
                 .bind(o.sequence)
                 .bind(micros(o.created_at))
                 .bind(micros(o.changed_at))
@@ -340,7 +343,7 @@ macro_rules! store_impl {
                     "INSERT INTO memberships (user_id, scope, roles) VALUES ($1, $2, $3) \
                      ON CONFLICT (user_id, scope) DO UPDATE SET roles = excluded.roles",
                 )
-                .bind(&m.user_id)
+                .bind(m.user_id.as_str())
                 .bind(m.scope.key())
                 .bind(roles)
                 .execute(&mut *conn)
@@ -354,7 +357,7 @@ macro_rules! store_impl {
             ) -> Result<(), $crate::store::StoreError> {
                 sqlx::query("INSERT INTO personal_access_tokens (token_id, user_id, expires_at) VALUES ($1, $2, $3)")
                     .bind(&p.token_id)
-                    .bind(&p.user_id)
+                    .bind(p.user_id.as_str())
                     .bind($crate::store::micros(p.expires_at))
                     .execute(&mut *conn)
                     .await?;
@@ -367,8 +370,8 @@ macro_rules! store_impl {
             ) -> Result<(), $crate::store::StoreError> {
                 sqlx::query("INSERT INTO instance (id, default_org_id, admin_user_id) VALUES ($1, $2, $3)")
                     .bind($crate::domain::events::INSTANCE_ID)
-                    .bind(&i.default_org_id)
-                    .bind(&i.admin_user_id)
+                    .bind(i.default_org_id.as_str())
+                    .bind(i.admin_user_id.as_str())
                     .execute(&mut *conn)
                     .await?;
                 Ok(())
@@ -393,18 +396,18 @@ macro_rules! store_impl {
                         .fetch_optional(&self.pool)
                         .await?;
                 Ok(row.map(|(default_org_id, admin_user_id)| $crate::store::InstanceInfo {
-                    default_org_id,
-                    admin_user_id,
+                    default_org_id: $crate::domain::ids::OrgId::from_stored(default_org_id),
+                    admin_user_id: $crate::domain::ids::UserId::from_stored(admin_user_id),
                 }))
             }
 
             async fn user(
                 &self,
-                id: &str,
+                id: &$crate::domain::ids::UserId,
             ) -> Result<Option<$crate::domain::user::User>, $crate::store::StoreError> {
                 let sql = format!("SELECT {} FROM users WHERE id = $1", $crate::store::sql::USER_COLUMNS);
                 let row: Option<$crate::store::sql::UserRow> =
-                    sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?;
+                    sqlx::query_as(&sql).bind(id.as_str()).fetch_optional(&self.pool).await?;
                 row.map($crate::store::sql::UserRow::into_user).transpose()
             }
 
@@ -421,11 +424,11 @@ macro_rules! store_impl {
 
             async fn org(
                 &self,
-                id: &str,
+                id: &$crate::domain::ids::OrgId,
             ) -> Result<Option<$crate::domain::org::Org>, $crate::store::StoreError> {
                 let row: Option<$crate::store::sql::OrgRow> =
                     sqlx::query_as("SELECT id, name, sequence, created_at, changed_at FROM orgs WHERE id = $1")
-                        .bind(id)
+                        .bind(id.as_str())
                         .fetch_optional(&self.pool)
                         .await?;
                 Ok(row.map(Into::into))
@@ -441,11 +444,11 @@ macro_rules! store_impl {
 
             async fn memberships(
                 &self,
-                user_id: &str,
+                user_id: &$crate::domain::ids::UserId,
             ) -> Result<Vec<$crate::domain::org::Membership>, $crate::store::StoreError> {
                 let rows: Vec<$crate::store::sql::MembershipRow> =
                     sqlx::query_as("SELECT user_id, scope, roles FROM memberships WHERE user_id = $1")
-                        .bind(user_id)
+                        .bind(user_id.as_str())
                         .fetch_all(&self.pool)
                         .await?;
                 rows.into_iter()
@@ -465,7 +468,7 @@ macro_rules! store_impl {
                 .await?;
                 Ok(row.map(|(token_id, user_id, expires_at)| $crate::store::PatRecord {
                     token_id,
-                    user_id,
+                    user_id: $crate::domain::ids::UserId::from_stored(user_id),
                     expires_at: $crate::store::from_micros(expires_at),
                 }))
             }
@@ -676,7 +679,7 @@ macro_rules! store_impl {
                         .into_iter()
                         .map(|(token_id, user_id, expires_at)| $crate::store::PatRecord {
                             token_id,
-                            user_id,
+                            user_id: $crate::domain::ids::UserId::from_stored(user_id),
                             expires_at: $crate::store::from_micros(expires_at),
                         })
                         .collect(),

@@ -11,6 +11,7 @@ use chrono::{TimeZone, Utc};
 use http_body_util::BodyExt;
 use phoneverify::config::Config;
 use phoneverify::domain::clock::ManualClock;
+use phoneverify::domain::ids::UserId;
 use phoneverify::notify::{RecordingProvider, Worker};
 use phoneverify::service::Services;
 use serde_json::{Value, json};
@@ -143,8 +144,8 @@ impl TestApp {
             clock,
             sms,
             admin_token,
-            admin_id: instance.admin_user_id,
-            org_id: instance.default_org_id,
+            admin_id: instance.admin_user_id.to_string(),
+            org_id: instance.default_org_id.to_string(),
             backend: backend.clone(),
             dir,
             extra_toml: toml,
@@ -178,7 +179,10 @@ impl TestApp {
 
     pub fn token_for(&self, user_id: &str) -> String {
         self.services
-            .mint_token(user_id, chrono::Duration::hours(1))
+            .mint_token(
+                &UserId::from_stored(user_id.to_owned()),
+                chrono::Duration::hours(1),
+            )
             .unwrap_or_else(|e| panic!("token for {user_id}: {e}"))
     }
 

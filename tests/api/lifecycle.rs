@@ -1,6 +1,7 @@
 //! Bootstrap, restarts, secrets at rest and an unreachable database (spec section 10, architecture).
 
 use anyhow::Result;
+use phoneverify::domain::ids::{OrgId, UserId};
 use serde_json::json;
 
 use crate::check_eq;
@@ -27,11 +28,19 @@ async fn bootstrap_creates_org_admin_and_token_file(b: Backend) -> Result<()> {
             0o600
         );
     }
-    let memberships = app.services.store.memberships(&app.admin_id).await?;
+    let memberships = app
+        .services
+        .store
+        .memberships(&UserId::from_stored(app.admin_id.clone()))
+        .await?;
     check_eq!(memberships.len(), 1);
     check_eq!(memberships[0].roles, vec!["IAM_OWNER".to_string()]);
-    let org = app.services.store.org(&app.org_id).await?;
-    check_eq!(org.map(|o| o.name), Some("DEFAULT".to_string()));
+    let org = app
+        .services
+        .store
+        .org(&OrgId::from_stored(app.org_id.clone()))
+        .await?;
+    check_eq!(org.map(|o| o.name.to_string()), Some("DEFAULT".to_string()));
     // The admin can do admin things with the token from the file.
     app.post("/v2/organizations")
         .json(json!({"name": "Second"}))
@@ -119,7 +128,7 @@ async fn codes_are_never_stored_or_logged_in_clear(b: Backend) -> Result<()> {
     let pending = app
         .services
         .store
-        .user(&id)
+        .user(&UserId::from_stored(id.clone()))
         .await?
         .and_then(|u| u.phone().and_then(|p| p.code.clone()));
     let hash = pending.map(|c| c.hash).unwrap_or_default();

@@ -5,7 +5,10 @@ use std::sync::Arc;
 use anyhow::Result;
 use chrono::{Duration, TimeZone, Utc};
 use phoneverify::domain::events::{AGGREGATE_USER, NewEvent};
+use phoneverify::domain::ids::{OrgId, UserId};
+use phoneverify::domain::names::{Email, Username};
 use phoneverify::domain::org::{Membership, Scope};
+use phoneverify::domain::phone::PhoneNumber;
 use phoneverify::domain::user::{Delivery, Human, PendingCode, Phone, User, UserKind, UserState};
 use phoneverify::store::{Commit, JobState, JobUpdate, NewSmsJob, Store, StoreError};
 use serde_json::json;
@@ -31,11 +34,15 @@ fn t(secs: i64) -> chrono::DateTime<Utc> {
         + Duration::microseconds(123_456)
 }
 
+fn uid(id: &str) -> UserId {
+    UserId::from_stored(id.into())
+}
+
 fn user(id: &str, username: &str, sequence: i64) -> User {
     User {
-        id: id.into(),
-        org_id: "org-1".into(),
-        username: username.into(),
+        id: uid(id),
+        org_id: OrgId::from_stored("org-1".into()),
+        username: Username::from_stored(username.into()),
         state: UserState::Active,
         kind: UserKind::Human(Human {
             given_name: "Ada".into(),
@@ -43,10 +50,10 @@ fn user(id: &str, username: &str, sequence: i64) -> User {
             display_name: "Ada L.".into(),
             nick_name: "countess".into(),
             preferred_language: "de".into(),
-            email: "ada@example.com".into(),
+            email: Email::from_stored("ada@example.com".into()),
             email_verified: true,
             phone: Some(Phone {
-                number: "+41791234567".into(),
+                number: PhoneNumber::from_stored("+41791234567".into()),
                 verified: false,
                 code: Some(PendingCode {
                     sequence,
@@ -88,8 +95,8 @@ async fn a_user_round_trips_without_loss(b: Backend) -> Result<()> {
     let (_app, store) = store(&b).await?;
     let u = user("u-1", "ada", 2);
     let membership = Membership {
-        user_id: "u-1".into(),
-        scope: Scope::Org("org-1".into()),
+        user_id: uid("u-1"),
+        scope: Scope::Org(OrgId::from_stored("org-1".into())),
         roles: vec!["ORG_OWNER".into()],
     };
     store
@@ -100,8 +107,8 @@ async fn a_user_round_trips_without_loss(b: Backend) -> Result<()> {
             ..Commit::default()
         })
         .await?;
-    check_eq!(store.user("u-1").await?, Some(u));
-    check_eq!(store.memberships("u-1").await?, vec![membership]);
+    check_eq!(store.user(&uid("u-1")).await?, Some(u));
+    check_eq!(store.memberships(&uid("u-1")).await?, vec![membership]);
     check_eq!(store.last_sequence("u-1").await?, 2);
     let events = store.events("u-1").await?;
     check_eq!(
@@ -111,7 +118,7 @@ async fn a_user_round_trips_without_loss(b: Backend) -> Result<()> {
     check_eq!(events[0].payload, Some(json!({"k": "v"})));
     check_eq!(events[0].created_at, t(1));
     anyhow::ensure!(events[0].position < events[1].position, "positions grow");
-    check_eq!(store.user("nobody").await?, None);
+    check_eq!(store.user(&uid("nobody")).await?, None);
     Ok(())
 }
 
@@ -144,7 +151,10 @@ async fn a_duplicate_sequence_is_a_conflict_and_writes_nothing(b: Backend) -> Re
     anyhow::ensure!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
     check_eq!(store.last_sequence("u-2").await?, 1);
     check_eq!(
-        store.user("u-2").await?.map(|u| u.username),
+        store
+            .user(&uid("u-2"))
+            .await?
+            .map(|u| u.username.to_string()),
         Some("bea".to_string())
     );
     check_eq!(store.job_counts().await?.pending, 0);

@@ -1,0 +1,109 @@
+//! Who the caller is and what it may do: authentication of bearer tokens, the org a call acts in, and the
+//! permission checks every command runs before it decides.
+
+use super::{AuthFailure, Caller, Result, ServiceError, Services};
+use crate::domain::DomainError;
+use crate::domain::ids::{OrgId, UserId};
+use crate::domain::user::User;
+
+impl Services {
+    /// Resolves a bearer token to its user, who must exist and be active.
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller> {
+        let header =
+            authorization.ok_or(ServiceError::Unauthenticated(AuthFailure::HeaderMissing))?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .ok_or(ServiceError::Unauthenticated(AuthFailure::InvalidHeader))?;
+        let verified = self.tokens.verify(token.trim(), self.clock.now())?;
+        let not_active =
+            || ServiceError::Unauthenticated(AuthFailure::UserNotActive(verified.user_id.clone()));
+        let user_id = UserId::parse(&verified.user_id).ok_or_else(not_active)?;
+        if verified.personal {
+            let on_record = self.store.pat(&verified.token_id).await?;
+            if on_record.is_none_or(|p| p.user_id != user_id) {
+                return Err(ServiceError::Unauthenticated(AuthFailure::PatRemoved(
+                    verified.token_id,
+                )));
+            }
+        }
+        match self.store.user(&user_id).await? {
+            Some(user) if user.can_authenticate() => Ok(Caller {
+                user_id: user.id,
+                org_id: user.org_id,
+            }),
+            _ => Err(not_active()),
+        }
+    }
+
+    /// The org a call acts in: the one named by `x-zitadel-orgid` (which must exist), else the caller's own.
+    pub async fn context_org(&self, caller: &Caller, header: Option<&str>) -> Result<OrgId> {
+        let Some(header) = header else {
+            return Ok(caller.org_id.clone());
+        };
+        let id = OrgId::parse(header).ok_or(ServiceError::OrgFromHeaderNotFound)?;
+        match self.store.org(&id).await? {
+            Some(org) => Ok(org.id),
+            None => Err(ServiceError::OrgFromHeaderNotFound),
+        }
+    }
+
+    pub(crate) async fn require(
+        &self,
+        caller: &Caller,
+        permission: &str,
+        org_id: &OrgId,
+    ) -> Result<()> {
+        let memberships = self.store.memberships(&caller.user_id).await?;
+        if self.roles.allows(&memberships, permission, org_id) {
+            Ok(())
+        } else {
+            Err(DomainError::PermissionDenied.into())
+        }
+    }
+
+    pub(crate) async fn require_instance_wide(
+        &self,
+        caller: &Caller,
+        permission: &str,
+    ) -> Result<()> {
+        let memberships = self.store.memberships(&caller.user_id).await?;
+        if self.roles.allows_instance_wide(&memberships, permission) {
+            Ok(())
+        } else {
+            Err(DomainError::PermissionDenied.into())
+        }
+    }
+
+    /// Acting on a user that holds roles (deleting it, minting its tokens) needs `permission` in each scope it
+    /// holds them in, so that an org's user manager cannot take over or lock out an instance administrator.
+    pub(crate) async fn require_covering(
+        &self,
+        caller: &Caller,
+        target_id: &UserId,
+        permission: &str,
+    ) -> Result<()> {
+        let target = self.store.memberships(target_id).await?;
+        if target.is_empty() {
+            return Ok(());
+        }
+        let own = self.store.memberships(&caller.user_id).await?;
+        if self.roles.covers(&own, &target, permission) {
+            Ok(())
+        } else {
+            Err(DomainError::PermissionDenied.into())
+        }
+    }
+
+    /// Self-service needs no permission; acting on someone else needs `permission` in their org.
+    pub(crate) async fn require_unless_self(
+        &self,
+        caller: &Caller,
+        user: &User,
+        permission: &str,
+    ) -> Result<()> {
+        if caller.user_id == user.id {
+            return Ok(());
+        }
+        self.require(caller, permission, &user.org_id).await
+    }
+}
