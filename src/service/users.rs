@@ -9,15 +9,9 @@ use crate::domain::ids::{OrgId, UserId};
 use crate::domain::names::Username;
 use crate::domain::permission::{USER_DELETE, USER_READ, USER_WRITE};
 use crate::domain::phone::PhoneNumber;
-use crate::domain::user::{HumanInput, MachineInput, User, UserEvent, UserState};
-
-/// ZITADEL's expiration for a personal access token that names none: 9999-01-01T00:00:00Z.
-const FOREVER_UNIX_SECS: i64 = 253_370_764_800;
-
-fn forever() -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::from_timestamp(FOREVER_UNIX_SECS, 0)
-        .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
-}
+use crate::domain::user::{
+    HumanInput, MachineInput, User, UserEvent, UserState, pat_default_expiration,
+};
 
 #[derive(Debug, Clone, Default)]
 pub struct NewHuman {
@@ -199,7 +193,7 @@ impl Services {
         // The token carries the machine user's roles: minting it must not lend the caller more than it has.
         self.require_covering(caller, &user_id, USER_WRITE).await?;
         let now = self.clock.now();
-        let expiration = expiration.unwrap_or_else(forever);
+        let expiration = expiration.unwrap_or_else(pat_default_expiration);
         let (user_id, org_id) = (&user_id, &org_id);
         let committed = self
             .execute(caller.user_id.as_str(), move || async move {

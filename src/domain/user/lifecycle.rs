@@ -7,6 +7,14 @@ use crate::domain::DomainError;
 use crate::domain::names::{Email, Username};
 use crate::domain::phone::PhoneNumber;
 
+/// ZITADEL's expiration for a personal access token that names none: 9999-01-01T00:00:00Z.
+const PAT_DEFAULT_EXPIRATION_UNIX_SECS: i64 = 253_370_764_800;
+
+pub fn pat_default_expiration() -> DateTime<Utc> {
+    DateTime::from_timestamp(PAT_DEFAULT_EXPIRATION_UNIX_SECS, 0)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 /// A person as a caller describes them, before any check.
 #[derive(Debug, Clone, Default)]
 pub struct HumanInput {

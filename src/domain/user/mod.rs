@@ -16,7 +16,7 @@ use super::names::{Email, Username};
 use super::phone::PhoneNumber;
 
 pub use events::{CodeAdded, HumanAdded, MachineAdded, UserEvent};
-pub use lifecycle::{HumanInput, MachineInput};
+pub use lifecycle::{HumanInput, MachineInput, pat_default_expiration};
 pub use phone::{IssuedCode, PhoneProof, ResendPrecondition};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
