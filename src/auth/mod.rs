@@ -2,6 +2,7 @@
 
 pub mod keys;
 pub mod token;
+mod token_cache;
 
 pub use keys::SigningKey;
 pub use token::{TokenError, TokenService, VerifiedToken};

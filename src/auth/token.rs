@@ -7,6 +7,7 @@ use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use super::keys::SigningKey;
+use super::token_cache::{ProvenClaims, TokenCache, epoch_secs};
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
@@ -55,6 +56,7 @@ pub struct TokenService {
     issuer: String,
     audience: String,
     leeway: Duration,
+    proven: TokenCache,
 }
 
 impl TokenService {
@@ -64,6 +66,7 @@ impl TokenService {
             issuer,
             audience,
             leeway: Duration::seconds(i64::try_from(leeway_secs).unwrap_or(i64::MAX / 1000)),
+            proven: TokenCache::default(),
         }
     }
 
@@ -118,7 +121,37 @@ impl TokenService {
     }
 
     /// Checks signature, `kid`, `alg`, `iss`, `aud`, `exp` and `nbf` (with leeway, against the injected clock).
+    /// A token whose signature was proven before is not checked again; its times are, on every call.
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<VerifiedToken, TokenError> {
+        let claims = match self.proven.get(token) {
+            Some(claims) => claims,
+            None => {
+                let claims = self.prove(token)?;
+                self.proven.insert(token, claims.clone());
+                claims
+            }
+        };
+        let now_s = epoch_secs(now);
+        let leeway = self.leeway.num_seconds();
+        if claims.expires_at.saturating_add(leeway) <= now_s {
+            // Never useful again: make room for live tokens.
+            self.proven.forget(token);
+            return Err(TokenError::Expired);
+        }
+        if claims.not_before.saturating_sub(leeway) > now_s {
+            return Err(TokenError::NotYetValid);
+        }
+        Ok(VerifiedToken {
+            user_id: claims.user_id,
+            token_id: claims.token_id,
+            expires_at: DateTime::<Utc>::from_timestamp(claims.expires_at, 0)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
+            personal: claims.personal,
+        })
+    }
+
+    /// What the signature proves: everything but the times, which depend on when the token is used.
+    fn prove(&self, token: &str) -> Result<ProvenClaims, TokenError> {
         // `alg: none` and unknown algorithms fail here: the header parser knows only real algorithms.
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| TokenError::Malformed(e.to_string()))?;
@@ -131,7 +164,7 @@ impl TokenService {
         let mut validation = Validation::new(Algorithm::ES256);
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
-        // Time claims are checked below with our clock, so tests can move time.
+        // Time claims are checked by `verify` with our clock, so tests can move time.
         validation.validate_exp = false;
         validation.validate_nbf = false;
         validation.required_spec_claims = ["exp", "nbf", "iss", "aud", "sub"]
@@ -141,18 +174,11 @@ impl TokenService {
         let data = jsonwebtoken::decode::<Claims>(token, &self.key.decoding, &validation)
             .map_err(|e| TokenError::Rejected(e.to_string()))?;
         let claims = data.claims;
-        let now_s = now.timestamp();
-        let leeway = self.leeway.num_seconds();
-        if claims.exp.saturating_add(leeway) <= now_s {
-            return Err(TokenError::Expired);
-        }
-        if claims.nbf.saturating_sub(leeway) > now_s {
-            return Err(TokenError::NotYetValid);
-        }
-        Ok(VerifiedToken {
+        Ok(ProvenClaims {
             user_id: claims.sub,
             token_id: claims.jti,
-            expires_at: DateTime::<Utc>::from_timestamp(claims.exp, 0).unwrap_or_default(),
+            expires_at: claims.exp,
+            not_before: claims.nbf,
             personal: claims.pat,
         })
     }
@@ -191,6 +217,22 @@ mod tests {
         assert!(s.verify(&t, now() - Duration::seconds(4)).is_ok());
         assert!(matches!(
             s.verify(&t, now() - Duration::seconds(6)),
+            Err(TokenError::NotYetValid)
+        ));
+    }
+
+    #[test]
+    fn a_token_proven_once_still_expires_and_waits_for_nbf() {
+        let s = service();
+        let token = s.mint("u1", "t1", now(), Duration::minutes(10)).unwrap();
+        assert!(s.verify(&token, now()).is_ok());
+        // Now remembered: the times are still checked on every use.
+        assert!(matches!(
+            s.verify(&token, now() + Duration::minutes(11)),
+            Err(TokenError::Expired)
+        ));
+        assert!(matches!(
+            s.verify(&token, now() - Duration::minutes(1)),
             Err(TokenError::NotYetValid)
         ));
     }
