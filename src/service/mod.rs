@@ -4,6 +4,7 @@
 mod bootstrap;
 mod orgs;
 mod phone;
+mod status;
 mod users;
 
 use std::sync::Arc;
