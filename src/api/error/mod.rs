@@ -1,8 +1,12 @@
 //! The only place where outcomes become gRPC codes, error IDs and HTTP statuses: the error format here,
 //! the codes in `code`, and which outcome gets which code and ID in `zitadel_ids`.
 
+mod cause;
 mod code;
 mod zitadel_ids;
+
+use std::error::Error;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -10,10 +14,15 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use self::cause::ErrorCause;
+
+#[cfg(test)]
+pub(crate) use cause::CapturedLog;
+pub use cause::log_server_errors;
 pub use code::Code;
 pub use zitadel_ids::Op;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ApiError {
     pub code: Code,
     pub id: Option<&'static str>,
@@ -22,6 +31,9 @@ pub struct ApiError {
     pub status_override: Option<StatusCode>,
     /// Seconds to send as `Retry-After` (with code 8).
     pub retry_after: Option<u64>,
+    /// Why it failed on our side, for the log only: it goes with the response to `log_server_errors`
+    /// and never into the body.
+    pub source: Option<Arc<dyn Error + Send + Sync>>,
 }
 
 /// `{code, message, details}` as grpc-gateway writes a `google.rpc.Status`.
@@ -53,6 +65,7 @@ impl ApiError {
             message: message.into(),
             status_override: None,
             retry_after: None,
+            source: None,
         }
     }
 
@@ -64,6 +77,7 @@ impl ApiError {
             message: message.into(),
             status_override: None,
             retry_after: None,
+            source: None,
         }
     }
 
@@ -74,6 +88,7 @@ impl ApiError {
             message: "Not Found".into(),
             status_override: None,
             retry_after: None,
+            source: None,
         }
     }
 
@@ -84,6 +99,15 @@ impl ApiError {
             message: "Method Not Allowed".into(),
             status_override: Some(StatusCode::METHOD_NOT_ALLOWED),
             retry_after: None,
+            source: None,
+        }
+    }
+
+    /// Records why the request failed, for the log.
+    pub fn caused_by(self, cause: impl Into<Box<dyn Error + Send + Sync>>) -> Self {
+        Self {
+            source: Some(Arc::from(cause.into())),
+            ..self
         }
     }
 
@@ -139,6 +163,9 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if let Some(cause) = self.source {
+            response.extensions_mut().insert(ErrorCause(cause));
+        }
         response
     }
 }
@@ -177,18 +204,44 @@ mod tests {
         assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
     }
 
-    #[test]
-    fn internal_causes_are_not_returned() {
-        let a = ApiError::from_service(
+    /// The answer's status and body text, and the cause it hands to the logging layer.
+    async fn answered(e: ApiError) -> (u16, String, Option<String>) {
+        let response = e.into_response();
+        let cause = response
+            .extensions()
+            .get::<ErrorCause>()
+            .map(|c| cause::chain(c.0.as_ref()));
+        let status = response.status().as_u16();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, String::from_utf8(body.to_vec()).unwrap(), cause)
+    }
+
+    #[tokio::test]
+    async fn internal_causes_are_logged_not_returned() {
+        let e = ApiError::from_service(
             ServiceError::Internal("syntax error near SELECT password".into()),
             Op::Other,
         );
-        assert!(!serde_json::to_string(&a.body()).unwrap().contains("SELECT"));
-        let a = ApiError::from_service(
+        let (status, body, cause) = answered(e).await;
+        assert_eq!(status, 500);
+        assert_eq!(
+            body,
+            r#"{"code":13,"message":"Internal error (API-Int3r)","details":[{"@type":"type.googleapis.com/zitadel.v1.ErrorDetail","id":"API-Int3r","message":"Internal error"}]}"#
+        );
+        assert_eq!(
+            cause.as_deref(),
+            Some("internal error: syntax error near SELECT password")
+        );
+
+        let e = ApiError::from_service(
             ServiceError::Unavailable("connection refused 10.0.0.1".into()),
             Op::Other,
         );
-        assert_eq!(a.code, Code::Unavailable);
-        assert!(!a.message.contains("refused"));
+        let (status, body, cause) = answered(e).await;
+        assert_eq!(status, 503);
+        assert!(!body.contains("refused"), "{body}");
+        assert!(cause.is_some_and(|c| c.contains("connection refused 10.0.0.1")));
     }
 }

@@ -45,7 +45,7 @@ const COOLDOWN_ID: &str = "PHONE-c0oLd";
 const COOLDOWN_TEXT: &str = "A code was sent moments ago, wait before requesting another";
 
 impl ApiError {
-    /// Maps a refused or failed command. Causes of 5xx answers are logged here, once, in the request's span.
+    /// Maps a refused or failed command. The cause of a 5xx answer goes with it, for `log_server_errors`.
     pub fn from_service(err: ServiceError, op: Op) -> Self {
         match err {
             ServiceError::Domain(e) => Self::from_domain(e, op),
@@ -85,14 +85,8 @@ impl ApiError {
                     "The user was changed concurrently, please retry",
                 )
             }
-            ServiceError::Unavailable(cause) => {
-                tracing::error!(%cause, "database unavailable");
-                Self::unavailable()
-            }
-            ServiceError::Internal(cause) => {
-                tracing::error!(%cause, "internal error");
-                Self::internal()
-            }
+            e @ ServiceError::Unavailable(_) => Self::unavailable().caused_by(e),
+            e @ ServiceError::Internal(_) => Self::internal().caused_by(e),
         }
     }
 
