@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod types;
 pub mod v1_auth;
 pub mod v1_management;
+mod v1_phone;
 pub mod v2_org;
 pub mod v2_user;
 

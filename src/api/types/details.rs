@@ -63,6 +63,15 @@ pub struct DetailsResponse {
     pub details: Details,
 }
 
+impl DetailsResponse {
+    /// The answer of a mutation that returns nothing but its details.
+    pub fn changed(w: &Written) -> Self {
+        Self {
+            details: Details::changed(w),
+        }
+    }
+}
+
 /// A request without fields; any JSON object (or no body) is accepted.
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 pub struct Empty {}

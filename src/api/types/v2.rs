@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{Details, MachineInfo, is_false, state_name};
+use crate::domain::code::PlainCode;
 use crate::domain::user::{Delivery, User, UserKind};
+use crate::service::Written;
 
 /// `sendCode`: the code goes out by SMS. ZITADEL's message is empty; any object is accepted.
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
@@ -51,6 +53,16 @@ pub struct PhoneCodeResponse {
     /// Present only with `returnCode`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verification_code: Option<String>,
+}
+
+impl PhoneCodeResponse {
+    /// After setting a phone or making a new code: the code only if it is to be returned.
+    pub fn changed(w: &Written, code: Option<PlainCode>) -> Self {
+        Self {
+            details: Details::changed(w),
+            verification_code: code.map(|c| c.expose().to_owned()),
+        }
+    }
 }
 
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
