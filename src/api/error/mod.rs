@@ -1,5 +1,6 @@
 //! The only place where outcomes become gRPC codes, error IDs and HTTP statuses: the error format here,
-//! the codes in `code`, and which outcome gets which code and ID in `zitadel_ids`.
+//! the codes in `code`, which outcome gets which code and ID in `zitadel_ids`, and in `cause` how the
+//! cause of a 5xx answer reaches the log without reaching the client.
 
 mod cause;
 mod code;
@@ -18,7 +19,7 @@ use self::cause::ErrorCause;
 
 #[cfg(test)]
 pub(crate) use cause::CapturedLog;
-pub use cause::log_server_errors;
+pub(crate) use cause::log_server_errors;
 pub use code::Code;
 pub use zitadel_ids::Op;
 
