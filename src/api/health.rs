@@ -1,16 +1,12 @@
 //! Liveness, readiness and key discovery: no authentication.
 
-use std::time::Duration;
-
 use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
 
-use super::error::{ApiError, ErrorBody};
+use super::OrApi;
+use super::error::{ApiError, ErrorBody, Op};
 use super::extract::AppState;
-
-/// Readiness waits this long for the database before calling it down.
-const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// 200 while the process runs.
 #[utoipa::path(get, path = "/healthz", tag = "Operations", responses((status = 200, description = "Process is up")))]
@@ -22,19 +18,8 @@ pub async fn healthz() -> Json<Value> {
 #[utoipa::path(get, path = "/readyz", tag = "Operations",
     responses((status = 200, description = "Database answers"), (status = 503, description = "Database unavailable", body = ErrorBody)))]
 pub async fn readyz(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
-    match tokio::time::timeout(READY_TIMEOUT, s.store.ping()).await {
-        Ok(Ok(())) => Ok(Json(
-            json!({"status": "ready", "database": s.store.backend()}),
-        )),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            Err(ApiError::unavailable())
-        }
-        Err(_) => {
-            tracing::warn!("readiness check timed out");
-            Err(ApiError::unavailable())
-        }
-    }
+    let backend = s.readiness().await.api(Op::Other)?;
+    Ok(Json(json!({"status": "ready", "database": backend})))
 }
 
 /// The public keys that verify this service's tokens (JWKS).

@@ -1,20 +1,18 @@
 //! Prometheus metrics: what an operator alerts on. No authentication, like the health checks.
 
 use std::fmt::Write;
-use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 
-use super::error::{ApiError, ErrorBody};
+use super::OrApi;
+use super::error::{ApiError, ErrorBody, Op};
 use super::extract::AppState;
-use crate::store::{JobCounts, StoreError};
+use crate::store::JobCounts;
 
 /// Prometheus' text exposition format.
 const CONTENT_TYPE_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
-/// A scrape waits this long for the database before answering 503.
-const SCRAPE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// SMS delivery jobs by state, in Prometheus text format: a growing `pending` means the provider is not
 /// keeping up or is down; `failed` counts codes that were given up.
@@ -24,20 +22,7 @@ const SCRAPE_TIMEOUT: Duration = Duration::from_secs(2);
          example = "# TYPE phoneverify_sms_jobs gauge\nphoneverify_sms_jobs{state=\"pending\"} 0\n"),
         (status = 503, description = "Database unavailable", body = ErrorBody)))]
 pub async fn metrics(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    let counts = match tokio::time::timeout(SCRAPE_TIMEOUT, s.store.job_counts()).await {
-        Ok(Ok(counts)) => counts,
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "metrics: cannot count SMS jobs");
-            return Err(match e {
-                StoreError::Unavailable(_) => ApiError::unavailable(),
-                _ => ApiError::internal(),
-            });
-        }
-        Err(_) => {
-            tracing::warn!("metrics: counting SMS jobs timed out");
-            return Err(ApiError::unavailable());
-        }
-    };
+    let counts = s.job_counts().await.api(Op::Other)?;
     Ok(([(CONTENT_TYPE, CONTENT_TYPE_TEXT)], render(&counts)))
 }
 

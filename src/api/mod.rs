@@ -4,24 +4,19 @@ pub mod admin;
 pub mod error;
 pub mod extract;
 pub mod health;
+mod layers;
 pub mod metrics;
 pub mod types;
 pub mod v1_auth;
 pub mod v1_management;
+mod v1_phone;
 pub mod v2_org;
 pub mod v2_user;
 
-use std::any::Any;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
-use tracing::Level;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -138,19 +133,12 @@ pub fn router(state: AppState) -> Router {
     let (api, doc) = documented().split_for_parts();
     let timeout = Duration::from_secs(state.config.http.request_timeout_secs);
     let body_limit = state.config.http.max_body_bytes;
-    api.merge(v2beta())
+    let app = api
+        .merge(v2beta())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(middleware::from_fn_with_state(timeout, request_timeout))
-        .layer(CatchPanicLayer::custom(panic_response))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
-        )
-        .with_state(state)
+        .method_not_allowed_fallback(method_not_allowed);
+    layers::around(app, timeout, body_limit).with_state(state)
 }
 
 async fn not_found() -> ApiError {
@@ -159,20 +147,4 @@ async fn not_found() -> ApiError {
 
 async fn method_not_allowed() -> ApiError {
     ApiError::method_not_allowed()
-}
-
-/// A request that outlives the limit answers 4 DEADLINE_EXCEEDED instead of hanging.
-async fn request_timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(req)).await {
-        Ok(response) => response,
-        Err(_) => {
-            tracing::warn!(?limit, "request timed out");
-            ApiError::timeout().into_response()
-        }
-    }
-}
-
-fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {
-    tracing::error!("request handler panicked");
-    ApiError::internal().into_response()
 }

@@ -7,9 +7,10 @@ use super::OrApi;
 use super::error::{ApiError, ErrorBody, Op};
 use super::extract::{ApiJson, AppState, Auth, OrgHeader, check_len};
 use super::types::{
-    Details, DetailsResponse, Empty, GetMyUserResponse, GetPhoneV1Response, PhoneV1,
-    SetMyPhoneRequest, UserV1, VerifyMyPhoneRequest,
+    DetailsResponse, Empty, GetMyUserResponse, GetPhoneV1Response, SetMyPhoneRequest, UserV1,
+    VerifyMyPhoneRequest,
 };
+use super::v1_phone;
 
 const TAG: &str = "Auth API v1";
 
@@ -20,18 +21,11 @@ pub async fn get_my_phone(
     Auth(caller): Auth,
     org: OrgHeader,
 ) -> Result<Json<GetPhoneV1Response>, ApiError> {
-    let user = s
-        .get_phone_v1(
-            &s.me_target(&caller, org.as_deref())
-                .await
-                .api(Op::V1GetPhone)?,
-        )
+    let target = s
+        .me_target(&caller, org.as_deref())
         .await
         .api(Op::V1GetPhone)?;
-    Ok(Json(GetPhoneV1Response {
-        details: Details::read(&user),
-        phone: PhoneV1::of(&user),
-    }))
+    v1_phone::get(&s, &target).await
 }
 
 /// Sets the caller's phone; it becomes unverified and a code is sent by SMS.
@@ -44,20 +38,11 @@ pub async fn set_my_phone(
     ApiJson(req): ApiJson<SetMyPhoneRequest>,
 ) -> Result<Json<DetailsResponse>, ApiError> {
     check_len("SetMyPhoneRequest", "Phone", &req.phone, 50)?;
-    let written = s
-        .set_phone_v1(
-            &caller,
-            &s.me_target(&caller, org.as_deref())
-                .await
-                .api(Op::V1SetPhone)?,
-            &req.phone,
-            false,
-        )
+    let target = s
+        .me_target(&caller, org.as_deref())
         .await
         .api(Op::V1SetPhone)?;
-    Ok(Json(DetailsResponse {
-        details: Details::changed(&written),
-    }))
+    v1_phone::set(&s, &caller, &target, &req.phone, false).await
 }
 
 #[utoipa::path(delete, path = "/auth/v1/users/me/phone", tag = TAG, security(("bearer" = [])),
@@ -67,18 +52,11 @@ pub async fn remove_my_phone(
     Auth(caller): Auth,
     org: OrgHeader,
 ) -> Result<Json<DetailsResponse>, ApiError> {
-    let written = s
-        .remove_phone_v1(
-            &caller,
-            &s.me_target(&caller, org.as_deref())
-                .await
-                .api(Op::V1RemovePhone)?,
-        )
+    let target = s
+        .me_target(&caller, org.as_deref())
         .await
         .api(Op::V1RemovePhone)?;
-    Ok(Json(DetailsResponse {
-        details: Details::changed(&written),
-    }))
+    v1_phone::remove(&s, &caller, &target).await
 }
 
 #[utoipa::path(post, path = "/auth/v1/users/me/phone/_verify", tag = TAG, security(("bearer" = [])), request_body = VerifyMyPhoneRequest,
@@ -90,19 +68,15 @@ pub async fn verify_my_phone(
     ApiJson(req): ApiJson<VerifyMyPhoneRequest>,
 ) -> Result<Json<DetailsResponse>, ApiError> {
     check_len("VerifyMyPhoneRequest", "Code", &req.code, 200)?;
-    let written = s
-        .verify_v1(
-            &caller,
-            &s.me_target(&caller, org.as_deref())
-                .await
-                .api(Op::V1Verify)?,
-            &req.code,
-        )
+    let target = s
+        .me_target(&caller, org.as_deref())
         .await
         .api(Op::V1Verify)?;
-    Ok(Json(DetailsResponse {
-        details: Details::changed(&written),
-    }))
+    let written = s
+        .verify_v1(&caller, &target, &req.code)
+        .await
+        .api(Op::V1Verify)?;
+    Ok(Json(DetailsResponse::changed(&written)))
 }
 
 /// Sends a new code to the caller's unverified phone; the previous code stops working.
@@ -114,18 +88,11 @@ pub async fn resend_my_phone_verification(
     org: OrgHeader,
     ApiJson(_empty): ApiJson<Empty>,
 ) -> Result<Json<DetailsResponse>, ApiError> {
-    let written = s
-        .resend_v1(
-            &caller,
-            &s.me_target(&caller, org.as_deref())
-                .await
-                .api(Op::V1Resend)?,
-        )
+    let target = s
+        .me_target(&caller, org.as_deref())
         .await
         .api(Op::V1Resend)?;
-    Ok(Json(DetailsResponse {
-        details: Details::changed(&written),
-    }))
+    v1_phone::resend(&s, &caller, &target).await
 }
 
 #[utoipa::path(get, path = "/auth/v1/users/me", tag = TAG, security(("bearer" = [])),

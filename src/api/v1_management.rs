@@ -10,8 +10,9 @@ use super::extract::{ApiJson, AppState, Auth, OrgHeader, PatPath, UserIdPath, ch
 use super::types::{
     AddMachineUserRequest, AddMemberRequest, AddPersonalAccessTokenRequest,
     AddPersonalAccessTokenResponse, AddUserResponse, Details, DetailsResponse, Empty,
-    GetPhoneV1Response, PhoneV1, UpdateHumanPhoneRequest,
+    GetPhoneV1Response, UpdateHumanPhoneRequest,
 };
+use super::v1_phone;
 use crate::domain::permission::{USER_READ, USER_WRITE};
 use crate::service::NewMachine;
 
@@ -30,11 +31,7 @@ pub async fn get_human_phone(
         .managed_target(&caller, org.as_deref(), &user_id, USER_READ)
         .await
         .api(Op::V1GetPhone)?;
-    let user = s.get_phone_v1(&target).await.api(Op::V1GetPhone)?;
-    Ok(Json(GetPhoneV1Response {
-        details: Details::read(&user),
-        phone: PhoneV1::of(&user),
-    }))
+    v1_phone::get(&s, &target).await
 }
 
 /// Sets a user's phone. With `isPhoneVerified` it is marked verified and no code is sent.
@@ -53,13 +50,7 @@ pub async fn update_human_phone(
         .managed_target(&caller, org.as_deref(), &user_id, USER_WRITE)
         .await
         .api(Op::V1SetPhone)?;
-    let written = s
-        .set_phone_v1(&caller, &target, &req.phone, req.is_phone_verified)
-        .await
-        .api(Op::V1SetPhone)?;
-    Ok(Json(DetailsResponse {
-        details: Details::changed(&written),
-    }))
+    v1_phone::set(&s, &caller, &target, &req.phone, req.is_phone_verified).await
 }
 
 #[utoipa::path(delete, path = "/management/v1/users/{userId}/phone", tag = TAG, security(("bearer" = [])),
@@ -75,13 +66,7 @@ pub async fn remove_human_phone(
         .managed_target(&caller, org.as_deref(), &user_id, USER_WRITE)
         .await
         .api(Op::V1RemovePhone)?;
-    let written = s
-        .remove_phone_v1(&caller, &target)
-        .await
-        .api(Op::V1RemovePhone)?;
-    Ok(Json(DetailsResponse {
-        details: Details::changed(&written),
-    }))
+    v1_phone::remove(&s, &caller, &target).await
 }
 
 /// Sends a new code to the user's unverified phone; the previous code stops working.
@@ -99,10 +84,7 @@ pub async fn resend_human_phone_verification(
         .managed_target(&caller, org.as_deref(), &user_id, USER_WRITE)
         .await
         .api(Op::V1Resend)?;
-    let written = s.resend_v1(&caller, &target).await.api(Op::V1Resend)?;
-    Ok(Json(DetailsResponse {
-        details: Details::changed(&written),
-    }))
+    v1_phone::resend(&s, &caller, &target).await
 }
 
 /// Adds a machine user (a service account) to the org; `phoneverify token --user-id` issues its tokens.
@@ -115,20 +97,14 @@ pub async fn add_machine_user(
     org: OrgHeader,
     ApiJson(req): ApiJson<AddMachineUserRequest>,
 ) -> Result<Json<AddUserResponse>, ApiError> {
-    check_len(
-        "AddMachineUserRequest",
-        "UserId",
-        req.user_id.as_deref().unwrap_or_default(),
-        200,
-    )?;
-    check_len("AddMachineUserRequest", "UserName", &req.user_name, 200)?;
-    check_len("AddMachineUserRequest", "Name", &req.name, 200)?;
-    check_len(
-        "AddMachineUserRequest",
-        "Description",
-        &req.description,
-        500,
-    )?;
+    for (field, value, max) in [
+        ("UserId", req.user_id.as_deref().unwrap_or_default(), 200),
+        ("UserName", &req.user_name, 200),
+        ("Name", &req.name, 200),
+        ("Description", &req.description, 500),
+    ] {
+        check_len("AddMachineUserRequest", field, value, max)?;
+    }
     let new = NewMachine {
         user_id: req.user_id,
         username: req.user_name,
@@ -199,7 +175,5 @@ pub async fn remove_personal_access_token(
         .remove_personal_access_token(&caller, org.as_deref(), &path.user_id, &path.token_id)
         .await
         .api(Op::RemovePat)?;
-    Ok(Json(DetailsResponse {
-        details: Details::changed(&written),
-    }))
+    Ok(Json(DetailsResponse::changed(&written)))
 }

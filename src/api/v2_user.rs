@@ -57,10 +57,7 @@ pub async fn set_phone(
         .set_phone_v2(&caller, org.as_deref(), &user_id, &req.phone, mode)
         .await
         .api(Op::V2SetPhone)?;
-    Ok(Json(PhoneCodeResponse {
-        details: Details::changed(&written),
-        verification_code: code.map(|c| c.expose().to_owned()),
-    }))
+    Ok(Json(PhoneCodeResponse::changed(&written, code)))
 }
 
 /// Makes a new code (the previous one stops working) and sends it by SMS, or with `returnCode` returns it.
@@ -84,10 +81,7 @@ pub async fn resend_phone_code(
         .resend_v2(&caller, org.as_deref(), &user_id, return_code)
         .await
         .api(Op::V2Resend)?;
-    Ok(Json(PhoneCodeResponse {
-        details: Details::changed(&written),
-        verification_code: code.map(|c| c.expose().to_owned()),
-    }))
+    Ok(Json(PhoneCodeResponse::changed(&written, code)))
 }
 
 /// Checks the code. No permission is needed: the code is the proof.
@@ -111,9 +105,7 @@ pub async fn verify_phone(
         .verify_v2(&caller, org.as_deref(), &user_id, &req.verification_code)
         .await
         .api(Op::V2Verify)?;
-    Ok(Json(DetailsResponse {
-        details: Details::changed(&written),
-    }))
+    Ok(Json(DetailsResponse::changed(&written)))
 }
 
 #[utoipa::path(delete, path = "/v2/users/{userId}/phone", tag = TAG, security(("bearer" = [])),
@@ -129,9 +121,7 @@ pub async fn remove_phone(
         .remove_phone_v2(&caller, org.as_deref(), &user_id)
         .await
         .api(Op::V2RemovePhone)?;
-    Ok(Json(DetailsResponse {
-        details: Details::changed(&written),
-    }))
+    Ok(Json(DetailsResponse::changed(&written)))
 }
 
 #[utoipa::path(post, path = "/v2/users/human", tag = TAG, security(("bearer" = [])), request_body = AddHumanUserRequest,
@@ -142,42 +132,20 @@ pub async fn add_human_user(
     org: OrgHeader,
     ApiJson(req): ApiJson<AddHumanUserRequest>,
 ) -> Result<Json<AddHumanUserResponse>, ApiError> {
-    check_len(
-        "AddHumanUserRequest",
-        "Username",
-        req.username.as_deref().unwrap_or_default(),
-        200,
-    )?;
-    check_len(
-        "AddHumanUserRequest",
-        "Profile.GivenName",
-        &req.profile.given_name,
-        200,
-    )?;
-    check_len(
-        "AddHumanUserRequest",
-        "Profile.FamilyName",
-        &req.profile.family_name,
-        200,
-    )?;
-    check_len("AddHumanUserRequest", "Email.Email", &req.email.email, 200)?;
-    check_len(
-        "AddHumanUserRequest",
-        "UserId",
-        req.user_id.as_deref().unwrap_or_default(),
-        200,
-    )?;
     for (field, value) in [
-        ("Profile.DisplayName", &req.profile.display_name),
-        ("Profile.NickName", &req.profile.nick_name),
-        ("Profile.PreferredLanguage", &req.profile.preferred_language),
+        ("Username", req.username.as_deref()),
+        ("Profile.GivenName", Some(req.profile.given_name.as_str())),
+        ("Profile.FamilyName", Some(req.profile.family_name.as_str())),
+        ("Email.Email", Some(req.email.email.as_str())),
+        ("UserId", req.user_id.as_deref()),
+        ("Profile.DisplayName", req.profile.display_name.as_deref()),
+        ("Profile.NickName", req.profile.nick_name.as_deref()),
+        (
+            "Profile.PreferredLanguage",
+            req.profile.preferred_language.as_deref(),
+        ),
     ] {
-        check_len(
-            "AddHumanUserRequest",
-            field,
-            value.as_deref().unwrap_or_default(),
-            200,
-        )?;
+        check_len("AddHumanUserRequest", field, value.unwrap_or_default(), 200)?;
     }
     let phone = match &req.phone {
         Some(p) => {
@@ -245,9 +213,7 @@ pub async fn delete_user(
         .delete_user(&caller, org.as_deref(), &user_id)
         .await
         .api(Op::V2Delete)?;
-    Ok(Json(DetailsResponse {
-        details: Details::changed(&written),
-    }))
+    Ok(Json(DetailsResponse::changed(&written)))
 }
 
 #[utoipa::path(post, path = "/v2/users/{userId}/deactivate", tag = TAG, security(("bearer" = [])),
@@ -263,9 +229,7 @@ pub async fn deactivate_user(
         .deactivate_user(&caller, org.as_deref(), &user_id)
         .await
         .api(Op::V2Deactivate)?;
-    Ok(Json(DetailsResponse {
-        details: Details::changed(&written),
-    }))
+    Ok(Json(DetailsResponse::changed(&written)))
 }
 
 #[utoipa::path(post, path = "/v2/users/{userId}/reactivate", tag = TAG, security(("bearer" = [])),
@@ -281,7 +245,5 @@ pub async fn reactivate_user(
         .reactivate_user(&caller, org.as_deref(), &user_id)
         .await
         .api(Op::V2Reactivate)?;
-    Ok(Json(DetailsResponse {
-        details: Details::changed(&written),
-    }))
+    Ok(Json(DetailsResponse::changed(&written)))
 }

@@ -7,6 +7,7 @@ mod bootstrap;
 mod error;
 mod orgs;
 mod phone;
+mod status;
 mod users;
 mod write;
 

@@ -1,49 +1,10 @@
-//! The only place where outcomes become gRPC codes, error IDs and HTTP statuses. IDs and texts are
-//! ZITADEL's (see docs/zitadel-error-reference.md) so that clients matching on them keep working.
+//! ZITADEL's error IDs: which gRPC code, ID and text each outcome gets, per API and operation. The only
+//! table of them; IDs and texts are ZITADEL's (see docs/zitadel-error-reference.md) so that clients
+//! matching on them keep working.
 
-use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use serde::Serialize;
-use utoipa::ToSchema;
-
+use super::{ApiError, Code};
 use crate::domain::DomainError;
 use crate::service::{AuthFailure, ServiceError};
-
-/// gRPC status codes used by the API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Code {
-    InvalidArgument = 3,
-    DeadlineExceeded = 4,
-    NotFound = 5,
-    AlreadyExists = 6,
-    PermissionDenied = 7,
-    ResourceExhausted = 8,
-    FailedPrecondition = 9,
-    Aborted = 10,
-    Unimplemented = 12,
-    Internal = 13,
-    Unavailable = 14,
-    Unauthenticated = 16,
-}
-
-impl Code {
-    /// grpc-gateway's mapping.
-    pub fn http_status(self) -> StatusCode {
-        match self {
-            Code::InvalidArgument | Code::FailedPrecondition => StatusCode::BAD_REQUEST,
-            Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
-            Code::NotFound => StatusCode::NOT_FOUND,
-            Code::AlreadyExists | Code::Aborted => StatusCode::CONFLICT,
-            Code::PermissionDenied => StatusCode::FORBIDDEN,
-            Code::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
-            Code::Unimplemented => StatusCode::NOT_IMPLEMENTED,
-            Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Code::Unauthenticated => StatusCode::UNAUTHORIZED,
-        }
-    }
-}
 
 /// Which call failed: the same outcome has a different ID (and sometimes code) per API and operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,119 +41,11 @@ impl Op {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
-    pub code: Code,
-    pub id: Option<&'static str>,
-    pub message: String,
-    /// For 405, which keeps its HTTP status although its code is 12.
-    pub status_override: Option<StatusCode>,
-    /// Seconds to send as `Retry-After` (with code 8).
-    pub retry_after: Option<u64>,
-}
-
-/// `{code, message, details}` as grpc-gateway writes a `google.rpc.Status`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorBody {
-    /// gRPC status code.
-    pub code: i32,
-    /// Human text followed by the error ID in parentheses.
-    pub message: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub details: Vec<ErrorDetail>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorDetail {
-    #[serde(rename = "@type")]
-    pub type_url: &'static str,
-    pub id: &'static str,
-    pub message: String,
-}
-
 const COOLDOWN_ID: &str = "PHONE-c0oLd";
 const COOLDOWN_TEXT: &str = "A code was sent moments ago, wait before requesting another";
 
-const ERROR_DETAIL_TYPE: &str = "type.googleapis.com/zitadel.v1.ErrorDetail";
-
 impl ApiError {
-    pub fn new(code: Code, id: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            id: Some(id),
-            message: message.into(),
-            status_override: None,
-            retry_after: None,
-        }
-    }
-
-    /// A request-shape error (as protobuf validation): code 3, a message naming the field, no ID.
-    pub fn invalid(message: impl Into<String>) -> Self {
-        Self {
-            code: Code::InvalidArgument,
-            id: None,
-            message: message.into(),
-            status_override: None,
-            retry_after: None,
-        }
-    }
-
-    pub fn not_found_route() -> Self {
-        Self {
-            code: Code::NotFound,
-            id: None,
-            message: "Not Found".into(),
-            status_override: None,
-            retry_after: None,
-        }
-    }
-
-    pub fn method_not_allowed() -> Self {
-        Self {
-            code: Code::Unimplemented,
-            id: None,
-            message: "Method Not Allowed".into(),
-            status_override: Some(StatusCode::METHOD_NOT_ALLOWED),
-            retry_after: None,
-        }
-    }
-
-    pub fn timeout() -> Self {
-        Self::new(Code::DeadlineExceeded, "API-Tm0ut", "Request took too long")
-    }
-
-    pub fn internal() -> Self {
-        Self::new(Code::Internal, "API-Int3r", "Internal error")
-    }
-
-    pub fn unavailable() -> Self {
-        Self::new(
-            Code::Unavailable,
-            "STORE-Unav1",
-            "Service is unavailable, try again later",
-        )
-    }
-
-    pub fn body(&self) -> ErrorBody {
-        let (message, details) = match self.id {
-            Some(id) => (
-                format!("{} ({id})", self.message),
-                vec![ErrorDetail {
-                    type_url: ERROR_DETAIL_TYPE,
-                    id,
-                    message: self.message.clone(),
-                }],
-            ),
-            None => (self.message.clone(), vec![]),
-        };
-        ErrorBody {
-            code: self.code as i32,
-            message,
-            details,
-        }
-    }
-
-    /// Maps a refused or failed command. Causes of 5xx answers are logged here, once, in the request's span.
+    /// Maps a refused or failed command. The cause of a 5xx answer goes with it, for `log_server_errors`.
     pub fn from_service(err: ServiceError, op: Op) -> Self {
         match err {
             ServiceError::Domain(e) => Self::from_domain(e, op),
@@ -232,13 +85,9 @@ impl ApiError {
                     "The user was changed concurrently, please retry",
                 )
             }
-            ServiceError::Unavailable(cause) => {
-                tracing::error!(%cause, "database unavailable");
-                Self::unavailable()
-            }
-            cause @ (ServiceError::Internal { .. } | ServiceError::JobLeaseLost) => {
-                tracing::error!(%cause, "internal error");
-                Self::internal()
+            e @ ServiceError::Unavailable(_) => Self::unavailable().caused_by(e),
+            e @ (ServiceError::Internal { .. } | ServiceError::JobLeaseLost) => {
+                Self::internal().caused_by(e)
             }
         }
     }
@@ -404,26 +253,6 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = self
-            .status_override
-            .unwrap_or_else(|| self.code.http_status());
-        let mut response = (status, Json(self.body())).into_response();
-        if let Some(secs) = self.retry_after
-            && let Ok(value) = HeaderValue::from_str(&secs.to_string())
-        {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
-        if self.code == Code::Unauthenticated {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        response
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -475,68 +304,5 @@ mod tests {
             mapped(DomainError::PermissionDenied, Op::V2Resend),
             (7, 403, Some("AUTH-5mWD2"))
         );
-    }
-
-    #[test]
-    fn body_has_message_with_id_and_a_detail() {
-        let body = serde_json::to_value(
-            ApiError::new(
-                Code::FailedPrecondition,
-                "PHONE-5xrra88eq8",
-                "Code is empty",
-            )
-            .body(),
-        )
-        .unwrap();
-        assert_eq!(
-            body,
-            serde_json::json!({"code": 9, "message": "Code is empty (PHONE-5xrra88eq8)",
-                "details": [{"@type": "type.googleapis.com/zitadel.v1.ErrorDetail", "id": "PHONE-5xrra88eq8", "message": "Code is empty"}]})
-        );
-        let plain = serde_json::to_value(ApiError::invalid("invalid field").body()).unwrap();
-        assert_eq!(
-            plain,
-            serde_json::json!({"code": 3, "message": "invalid field"})
-        );
-    }
-
-    #[test]
-    fn status_codes_follow_grpc_gateway() {
-        let table = [
-            (Code::InvalidArgument, 400),
-            (Code::DeadlineExceeded, 504),
-            (Code::NotFound, 404),
-            (Code::AlreadyExists, 409),
-            (Code::PermissionDenied, 403),
-            (Code::ResourceExhausted, 429),
-            (Code::FailedPrecondition, 400),
-            (Code::Aborted, 409),
-            (Code::Unimplemented, 501),
-            (Code::Internal, 500),
-            (Code::Unavailable, 503),
-            (Code::Unauthenticated, 401),
-        ];
-        for (code, status) in table {
-            assert_eq!(code.http_status().as_u16(), status, "{code:?}");
-        }
-        let r = ApiError::method_not_allowed().into_response();
-        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
-    }
-
-    #[test]
-    fn internal_causes_are_not_returned() {
-        let a = ApiError::from_service(
-            ServiceError::internal("syntax error near SELECT password"),
-            Op::Other,
-        );
-        assert!(!serde_json::to_string(&a.body()).unwrap().contains("SELECT"));
-        let a = ApiError::from_service(
-            ServiceError::Unavailable(crate::store::StoreError::Unavailable(
-                "connection refused 10.0.0.1".into(),
-            )),
-            Op::Other,
-        );
-        assert_eq!(a.code, Code::Unavailable);
-        assert!(!a.message.contains("refused"));
     }
 }

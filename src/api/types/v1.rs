@@ -1,0 +1,200 @@
+//! Auth and management API v1: the phone, the user, machine users, members and personal access tokens.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{Details, is_false, state_name};
+use crate::domain::user::{Machine, User, UserKind};
+
+#[derive(Debug, Default, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PhoneV1 {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    #[schema(example = "+41791234567")]
+    pub phone: String,
+    #[serde(skip_serializing_if = "is_false")]
+    pub is_phone_verified: bool,
+}
+
+impl PhoneV1 {
+    pub fn of(user: &User) -> Self {
+        match user.phone() {
+            Some(p) => Self {
+                phone: p.number.to_string(),
+                is_phone_verified: p.verified,
+            },
+            None => Self::default(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GetPhoneV1Response {
+    pub details: Details,
+    pub phone: PhoneV1,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct SetMyPhoneRequest {
+    #[schema(example = "+41791234567")]
+    pub phone: String,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, rename_all = "camelCase")]
+pub struct UpdateHumanPhoneRequest {
+    #[schema(example = "+41791234567")]
+    pub phone: String,
+    #[serde(alias = "is_phone_verified")]
+    pub is_phone_verified: bool,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct VerifyMyPhoneRequest {
+    pub code: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileV1 {
+    pub first_name: String,
+    pub last_name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub nick_name: String,
+    pub display_name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub preferred_language: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EmailV1 {
+    pub email: String,
+    #[serde(skip_serializing_if = "is_false")]
+    pub is_email_verified: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HumanV1 {
+    pub profile: ProfileV1,
+    pub email: EmailV1,
+    pub phone: PhoneV1,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MachineInfo {
+    pub name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub description: String,
+}
+
+impl MachineInfo {
+    pub fn of(m: &Machine) -> Self {
+        Self {
+            name: m.name.clone(),
+            description: m.description.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserV1 {
+    pub id: String,
+    pub details: Details,
+    #[schema(example = "USER_STATE_ACTIVE")]
+    pub state: &'static str,
+    pub user_name: String,
+    pub login_names: Vec<String>,
+    pub preferred_login_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub human: Option<HumanV1>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub machine: Option<MachineInfo>,
+}
+
+impl UserV1 {
+    pub fn of(u: &User) -> Self {
+        let (human, machine) = match &u.kind {
+            UserKind::Human(h) => (
+                Some(HumanV1 {
+                    profile: ProfileV1 {
+                        first_name: h.given_name.clone(),
+                        last_name: h.family_name.clone(),
+                        nick_name: h.nick_name.clone(),
+                        display_name: h.display_name.clone(),
+                        preferred_language: h.preferred_language.clone(),
+                    },
+                    email: EmailV1 {
+                        email: h.email.to_string(),
+                        is_email_verified: h.email_verified,
+                    },
+                    phone: PhoneV1::of(u),
+                }),
+                None,
+            ),
+            UserKind::Machine(m) => (None, Some(MachineInfo::of(m))),
+        };
+        Self {
+            id: u.id.to_string(),
+            details: Details::read(u),
+            state: state_name(u.state),
+            user_name: u.username.to_string(),
+            login_names: vec![u.username.to_string()],
+            preferred_login_name: u.username.to_string(),
+            human,
+            machine,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GetMyUserResponse {
+    pub user: UserV1,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AddMachineUserRequest {
+    #[serde(alias = "user_name")]
+    pub user_name: String,
+    pub name: String,
+    pub description: String,
+    #[serde(alias = "user_id")]
+    pub user_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AddUserResponse {
+    pub user_id: String,
+    pub details: Details,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AddMemberRequest {
+    #[serde(alias = "user_id")]
+    pub user_id: String,
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AddPersonalAccessTokenRequest {
+    /// RFC 3339; without it the token does not expire (9999-01-01), as in ZITADEL.
+    #[serde(alias = "expiration_date")]
+    pub expiration_date: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AddPersonalAccessTokenResponse {
+    pub token_id: String,
+    /// The bearer token. Shown once; only its id is kept.
+    pub token: String,
+    pub details: Details,
+}
