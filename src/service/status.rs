@@ -31,7 +31,7 @@ impl Services {
 }
 
 fn no_answer(what: &str) -> ServiceError {
-    ServiceError::Unavailable(StoreError::Unavailable(format!(
-        "{what} got no answer within {PROBE_TIMEOUT:?}"
-    )))
+    ServiceError::Unavailable(StoreError::Unavailable(
+        format!("{what} got no answer within {PROBE_TIMEOUT:?}").into(),
+    ))
 }

@@ -7,8 +7,10 @@ use sqlx::{Pool, Postgres};
 
 use super::StoreError;
 use super::sql::store_impl;
+use super::writer::Writer;
 
 pub struct PgStore {
+    writer: Writer,
     pool: Pool<Postgres>,
 }
 
@@ -30,8 +32,11 @@ impl PgStore {
         sqlx::migrate!("./migrations/postgres")
             .run(&pool)
             .await
-            .map_err(|e| StoreError::Internal(format!("migration failed: {e}")))?;
-        Ok(Self { pool })
+            .map_err(|e| StoreError::Internal(Box::new(e)))?;
+        Ok(Self {
+            writer: Writer::start(Self::batch_writer(pool.clone())),
+            pool,
+        })
     }
 }
 

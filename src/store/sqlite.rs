@@ -8,11 +8,13 @@ use sqlx::{Pool, Sqlite};
 
 use super::StoreError;
 use super::sql::store_impl;
+use super::writer::Writer;
 
 /// How long a writer waits for SQLite's single write lock before giving up (answered as 14 UNAVAILABLE).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct SqliteStore {
+    writer: Writer,
     pool: Pool<Sqlite>,
 }
 
@@ -41,8 +43,11 @@ impl SqliteStore {
             .await?;
         let migrated = sqlx::migrate!("./migrations/sqlite").run(&pool).await;
         drop(lock);
-        migrated.map_err(|e| StoreError::Internal(format!("migration failed: {e}")))?;
-        Ok(Self { pool })
+        migrated.map_err(|e| StoreError::Internal(Box::new(e)))?;
+        Ok(Self {
+            writer: Writer::start(Self::batch_writer(pool.clone())),
+            pool,
+        })
     }
 }
 
@@ -63,9 +68,8 @@ fn migration_lock(db: Option<&std::path::Path>) -> Result<Option<std::fs::File>,
         .truncate(false)
         .write(true)
         .open(&name)
-        .map_err(|e| StoreError::Internal(format!("cannot open migration lock: {e}")))?;
-    file.lock()
-        .map_err(|e| StoreError::Internal(format!("cannot take migration lock: {e}")))?;
+        .map_err(|e| StoreError::Internal(Box::new(e)))?;
+    file.lock().map_err(|e| StoreError::Internal(Box::new(e)))?;
     Ok(Some(file))
 }
 

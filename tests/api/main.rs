@@ -8,6 +8,7 @@ mod server;
 
 mod auth;
 mod delivery;
+mod group_commit;
 mod lifecycle;
 mod limits;
 mod multiprocess;
@@ -46,6 +47,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
     tests.extend(providers::tests());
     tests.extend(multiprocess::tests());
     tests.extend(store_contract::tests());
+    tests.extend(group_commit::tests());
     tests
 }
 

@@ -1,0 +1,109 @@
+//! Group commit through the real store: many concurrent commits share transactions, and a commit that fails
+//! (a conflicting sequence, a used-up quota) fails alone while its neighbours are written.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use chrono::{TimeZone, Utc};
+use phoneverify::domain::events::{AGGREGATE_USER, NewEvent};
+use phoneverify::store::{Commit, SmsQuota, Store, StoreError};
+use serde_json::json;
+
+use crate::check_eq;
+use crate::helpers::{Backend, TestApp};
+
+pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
+    crate::suite!(group_commit;
+        a_conflicting_commit_fails_alone_among_concurrent_ones,
+        a_used_up_quota_fails_only_the_commit_that_exceeds_it,
+    )
+}
+
+fn event(aggregate: &str, sequence: i64) -> NewEvent {
+    NewEvent {
+        aggregate_type: AGGREGATE_USER,
+        aggregate_id: aggregate.into(),
+        sequence,
+        event_type: "user.human.phone.verification.failed".into(),
+        payload: Some(json!({})),
+        resource_owner: "org-1".into(),
+        creator: "tester".into(),
+        created_at: Utc.with_ymd_and_hms(2026, 7, 1, 8, 0, 0).unwrap(),
+    }
+}
+
+/// Sends every commit at once and returns their outcomes in order.
+async fn concurrently(store: &Arc<dyn Store>, commits: Vec<Commit>) -> Vec<Result<(), StoreError>> {
+    let handles: Vec<_> = commits
+        .into_iter()
+        .map(|c| {
+            let store = store.clone();
+            tokio::spawn(async move { store.commit(c).await })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for h in handles {
+        outcomes.push(h.await.unwrap_or(Err(StoreError::Conflict)));
+    }
+    outcomes
+}
+
+async fn a_conflicting_commit_fails_alone_among_concurrent_ones(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    let store = app.services.store.clone();
+    // 24 aggregates that nobody else writes, and 8 writers racing for sequence 1 of one more.
+    let mut commits: Vec<Commit> = (0..24)
+        .map(|i| Commit {
+            events: vec![event(&format!("solo-{i}"), 1)],
+            ..Commit::default()
+        })
+        .collect();
+    commits.extend((0..8).map(|_| Commit {
+        events: vec![event("contested", 1)],
+        ..Commit::default()
+    }));
+    let outcomes = concurrently(&store, commits).await;
+    for (i, outcome) in outcomes[..24].iter().enumerate() {
+        anyhow::ensure!(outcome.is_ok(), "solo-{i}: {outcome:?}");
+        check_eq!(store.last_sequence(&format!("solo-{i}")).await?, 1);
+    }
+    let won = outcomes[24..].iter().filter(|o| o.is_ok()).count();
+    let conflicts = outcomes[24..]
+        .iter()
+        .filter(|o| matches!(o, Err(StoreError::Conflict)))
+        .count();
+    check_eq!((won, conflicts), (1, 7));
+    check_eq!(store.events("contested").await?.len(), 1);
+    Ok(())
+}
+
+async fn a_used_up_quota_fails_only_the_commit_that_exceeds_it(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    let store = app.services.store.clone();
+    let quota = SmsQuota {
+        phone: "+41791234567".into(),
+        day: "2026-07-01".into(),
+        limit: 3,
+    };
+    let commits = (0..10)
+        .map(|i| Commit {
+            events: vec![event(&format!("sender-{i}"), 1)],
+            sms_quota: Some(quota.clone()),
+            ..Commit::default()
+        })
+        .collect();
+    let outcomes = concurrently(&store, commits).await;
+    let written = outcomes.iter().filter(|o| o.is_ok()).count();
+    let refused = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(StoreError::QuotaExceeded)))
+        .count();
+    check_eq!((written, refused), (3, 7));
+    let mut with_events = 0;
+    for i in 0..10 {
+        with_events += store.events(&format!("sender-{i}")).await?.len();
+    }
+    // A refused commit wrote nothing, not even its event.
+    check_eq!(with_events, 3);
+    Ok(())
+}
