@@ -37,6 +37,12 @@ pub struct Server {
     log: PathBuf,
 }
 
+/// Talks to a server on a port, without owning its process (for client threads).
+#[derive(Debug, Clone, Copy)]
+pub struct Client {
+    pub port: u16,
+}
+
 impl Server {
     pub fn start(dir: &Path, env: &[(&str, &str)]) -> Server {
         let port = free_port();
@@ -62,6 +68,60 @@ impl Server {
         panic!("server did not come up: {}", server.log_text());
     }
 
+    pub fn attach(port: u16) -> Client {
+        Client { port }
+    }
+
+    pub fn try_http(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> std::io::Result<(u16, Value)> {
+        Client { port: self.port }.try_http(method, path, token, body)
+    }
+
+    pub fn http(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        self.try_http(method, path, token, body.as_ref()).unwrap()
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL: no shutdown code runs. Returns the log.
+    pub fn kill_9(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.log_text()
+    }
+
+    /// SIGTERM, then the exit status.
+    pub fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status, self.log_text());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server did not stop after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Client {
     pub fn try_http(
         &self,
         method: &str,
@@ -111,34 +171,6 @@ impl Server {
         body: Option<Value>,
     ) -> (u16, Value) {
         self.try_http(method, path, token, body.as_ref()).unwrap()
-    }
-
-    pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGKILL: no shutdown code runs. Returns the log.
-    pub fn kill_9(mut self) -> String {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.log_text()
-    }
-
-    /// SIGTERM, then the exit status.
-    pub fn terminate(mut self) -> (std::process::ExitStatus, String) {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return (status, self.log_text());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "server did not stop after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
     }
 }
 
