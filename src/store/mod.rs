@@ -54,6 +54,10 @@ impl From<sqlx::Error> for StoreError {
                 tracing::debug!(constraint = ?db.constraint(), "unique violation: concurrent writer");
                 StoreError::Conflict
             }
+            sqlx::Error::Database(db) if is_retryable_code(db.code().as_deref()) => {
+                tracing::debug!(code = ?db.code(), "transaction aborted by the database: retrying");
+                StoreError::Conflict
+            }
             sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
@@ -65,6 +69,12 @@ impl From<sqlx::Error> for StoreError {
             _ => StoreError::Internal(Box::new(e)),
         }
     }
+}
+
+/// Postgres gave up one of two transactions that waited on each other (deadlock) or could not be serialized:
+/// the loser's work is undone, and deciding again on fresh state is the answer, as for a conflict.
+fn is_retryable_code(code: Option<&str>) -> bool {
+    matches!(code, Some("40P01") | Some("40001"))
 }
 
 /// SQLite busy/locked and Postgres connection or shutdown classes: the database is there but not serving us now.

@@ -9,9 +9,14 @@ use super::StoreError;
 use super::sql::store_impl;
 use super::writer::Writer;
 
+/// Batches written side by side: Postgres commits them in parallel, and each waits for its own flush.
+const WRITERS: usize = 4;
+
 pub struct PgStore {
     writer: Writer,
     pool: Pool<Postgres>,
+    /// The writer's own connections.
+    write_pool: Pool<Postgres>,
 }
 
 impl PgStore {
@@ -33,9 +38,16 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Internal(Box::new(e)))?;
+        // Writers have connections of their own, so they never queue behind readers for one.
+        let write_pool = PgPoolOptions::new()
+            .max_connections(WRITERS as u32)
+            .acquire_timeout(acquire_timeout)
+            .connect(url)
+            .await?;
         Ok(Self {
-            writer: Writer::start(Self::batch_writer(pool.clone())),
+            writer: Writer::start(Self::batch_writer(write_pool.clone()), WRITERS),
             pool,
+            write_pool,
         })
     }
 }

@@ -4,7 +4,7 @@
 //! means is in `rows.rs`. (A macro, because sqlx's traits make one generic body over both databases
 //! unreadable; rustfmt does not format macro bodies, so keep this one short.)
 
-/// Implements `Store` for `$store` (which has `pool: sqlx::Pool<$db>` and `writer: Writer`), opening write
+/// Implements `Store` for `$store` (which has `pool` and `write_pool: sqlx::Pool<$db>`, and `writer: Writer`), opening write
 /// transactions with `$begin`, leasing jobs with the `$claim` statement, and keeping appends out during a
 /// rebuild with `$lock_events` (empty where `$begin` already excludes other writers).
 macro_rules! store_impl {

@@ -222,6 +222,7 @@ macro_rules! store_reads {
 
             async fn close(&self) {
                 self.pool.close().await;
+                self.write_pool.close().await;
             }
         }
     };

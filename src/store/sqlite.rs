@@ -16,6 +16,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct SqliteStore {
     writer: Writer,
     pool: Pool<Sqlite>,
+    /// The writer's own connections.
+    write_pool: Pool<Sqlite>,
 }
 
 impl SqliteStore {
@@ -39,14 +41,26 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(acquire_timeout)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         let migrated = sqlx::migrate!("./migrations/sqlite").run(&pool).await;
         drop(lock);
         migrated.map_err(|e| StoreError::Internal(Box::new(e)))?;
+        // The writer has a connection of its own, so it never queues behind readers for one. (An in-memory
+        // database exists once per pool, so there it shares the readers' pool.)
+        let write_pool = if options_path(url).is_some() {
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(acquire_timeout)
+                .connect_with(options)
+                .await?
+        } else {
+            pool.clone()
+        };
         Ok(Self {
-            writer: Writer::start(Self::batch_writer(pool.clone())),
+            writer: Writer::start(Self::batch_writer(write_pool.clone()), 1),
             pool,
+            write_pool,
         })
     }
 }

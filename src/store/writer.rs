@@ -6,6 +6,9 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use std::hash::{BuildHasher, RandomState};
+use std::sync::Arc;
+
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Commit, StoreError};
@@ -26,20 +29,41 @@ struct Pending {
 }
 
 pub(crate) struct Writer {
-    queue: mpsc::Sender<Pending>,
+    /// One queue per writer task.
+    queues: Vec<mpsc::Sender<Pending>>,
+    partition: RandomState,
 }
 
 impl Writer {
-    /// Starts the writer task; it ends when the `Writer` is dropped.
-    pub fn start(write: WriteBatch) -> Self {
-        let (queue, pending) = mpsc::channel(QUEUE);
-        tokio::spawn(run(pending, write));
-        Self { queue }
+    /// Starts `writers` tasks (one for SQLite, whose writes take turns anyway; a few for Postgres, where
+    /// batches are written side by side); they end when the `Writer` is dropped. Commits are spread over the
+    /// tasks by aggregate, so two batches written at once never touch the same aggregate: one writer's batches
+    /// cannot deadlock on another's uncommitted keys.
+    pub fn start(write: WriteBatch, writers: usize) -> Self {
+        let write = Arc::new(write);
+        let queues = (0..writers.max(1))
+            .map(|_| {
+                let (queue, pending) = mpsc::channel(QUEUE);
+                tokio::spawn(run(pending, write.clone()));
+                queue
+            })
+            .collect();
+        Self {
+            queues,
+            partition: RandomState::new(),
+        }
     }
 
     pub async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
+        let key = commit
+            .events
+            .first()
+            .map(|e| e.aggregate_id.as_str())
+            .or_else(|| commit.job_updates.first().map(|j| j.id.as_str()))
+            .unwrap_or_default();
+        let slot = usize::try_from(self.partition.hash_one(key)).unwrap_or(0) % self.queues.len();
         let (reply, answer) = oneshot::channel();
-        self.queue
+        self.queues[slot]
             .send(Pending { commit, reply })
             .await
             .map_err(|_| stopped())?;
@@ -51,15 +75,8 @@ fn stopped() -> StoreError {
     StoreError::Unavailable("the commit writer has stopped".into())
 }
 
-async fn run(mut pending: mpsc::Receiver<Pending>, write: WriteBatch) {
-    while let Some(first) = pending.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match pending.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
+async fn run(mut pending: mpsc::Receiver<Pending>, write: Arc<WriteBatch>) {
+    while let Some(batch) = next_batch(&mut pending).await {
         let (commits, replies): (Vec<_>, Vec<_>) =
             batch.into_iter().map(|p| (p.commit, p.reply)).unzip();
         let size = commits.len();
@@ -79,6 +96,19 @@ async fn run(mut pending: mpsc::Receiver<Pending>, write: WriteBatch) {
             }
         }
     }
+}
+
+/// Waits for a commit, then takes whatever else is queued (up to `MAX_BATCH`); None once the queue is closed.
+async fn next_batch(pending: &mut mpsc::Receiver<Pending>) -> Option<Vec<Pending>> {
+    let first = pending.recv().await?;
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH {
+        match pending.try_recv() {
+            Ok(next) => batch.push(next),
+            Err(_) => break,
+        }
+    }
+    Some(batch)
 }
 
 impl StoreError {
