@@ -11,6 +11,7 @@ use super::types::{
     AddHumanUserRequest, AddHumanUserResponse, Details, DetailsResponse, GetUserResponse,
     PhoneCodeResponse, ResendPhoneCodeRequest, SetPhoneRequest, UserV2, VerifyPhoneRequest,
 };
+use crate::domain::user::HumanInput;
 use crate::service::{NewHuman, NewHumanPhone, SetPhoneV2};
 
 const TAG: &str = "User service v2";
@@ -159,15 +160,17 @@ pub async fn add_human_user(
     };
     let new = NewHuman {
         user_id: req.user_id,
-        username: req.username,
         org_id: req.organization.and_then(|o| o.org_id),
-        given_name: req.profile.given_name,
-        family_name: req.profile.family_name,
-        display_name: req.profile.display_name,
-        nick_name: req.profile.nick_name.unwrap_or_default(),
-        preferred_language: req.profile.preferred_language.unwrap_or_default(),
-        email: req.email.email,
-        email_verified: req.email.is_verified.unwrap_or(false),
+        profile: HumanInput {
+            username: req.username,
+            given_name: req.profile.given_name,
+            family_name: req.profile.family_name,
+            display_name: req.profile.display_name,
+            nick_name: req.profile.nick_name.unwrap_or_default(),
+            preferred_language: req.profile.preferred_language.unwrap_or_default(),
+            email: req.email.email,
+            email_verified: req.email.is_verified.unwrap_or(false),
+        },
         phone,
     };
     let (written, code) = s

@@ -1,14 +1,13 @@
 //! IDs: decimal strings of 64-bit, time-ordered numbers, as ZITADEL's (e.g. "69629023906488334"), and the
 //! typed identifiers of users and organizations.
 
-use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// An identifier with private contents: made by `parse` (caller input), by the generator, or read back from
-/// storage (`from_stored`, trusted because it was parsed before it was written).
+/// storage (`from_stored`).
 macro_rules! identifier {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -23,20 +22,9 @@ macro_rules! identifier {
                 (!trimmed.is_empty()).then(|| Self(trimmed.to_owned()))
             }
 
-            pub fn from_stored(stored: String) -> Self {
-                Self(stored)
-            }
-
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
+        stored_text!($name);
 
         impl PartialEq<str> for $name {
             fn eq(&self, other: &str) -> bool {

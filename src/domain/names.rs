@@ -1,8 +1,6 @@
 //! The names people type: usernames, email addresses and organization names, each checked once when it
 //! enters and carried typed from then on.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 use super::DomainError;
@@ -68,28 +66,6 @@ impl OrgName {
         }
         Ok(Self(name.to_owned()))
     }
-}
-
-/// What every name shares once parsed: reading it back from storage (it was parsed before it was written),
-/// and reading it as text.
-macro_rules! stored_text {
-    ($($name:ident),*) => {$(
-        impl $name {
-            pub fn from_stored(stored: String) -> Self {
-                Self(stored)
-            }
-
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-    )*};
 }
 
 stored_text!(Username, Email, OrgName);

@@ -32,21 +32,9 @@ impl PhoneNumber {
         }
         Ok(Self(parsed.format().mode(Mode::E164).to_string()))
     }
-
-    pub fn from_stored(e164: String) -> Self {
-        Self(e164)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for PhoneNumber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+stored_text!(PhoneNumber);
 
 impl fmt::Debug for PhoneNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

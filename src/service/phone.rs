@@ -8,7 +8,7 @@ use crate::domain::code::{CodeGuess, PlainCode};
 use crate::domain::ids::{OrgId, UserId};
 use crate::domain::permission::USER_WRITE;
 use crate::domain::phone::PhoneNumber;
-use crate::domain::user::{PhoneProof, ResendPrecondition, User, UserState};
+use crate::domain::user::{PhoneProof, ResendPrecondition, User, UserEvent, UserState};
 
 /// The user a v1 call acts on, and the org it must belong to (the caller's for the auth API, the context
 /// org for the management API). A user outside that org is "not found".
@@ -262,16 +262,30 @@ impl Services {
         let user = self.v2_target(caller, org_header, user_id, access).await?;
         let number = PhoneNumber::parse(phone)?;
         let (proof, delivery) = self.phone_proof(mode);
+        self.deliver_code(caller, user, delivery, |user| {
+            user.set_phone(
+                &number,
+                proof.clone(),
+                self.clock.now(),
+                self.resend_cooldown(),
+            )
+        })
+        .await
+    }
+
+    /// A v2 command that makes a code (or not): decided on the checked user, with the SMS queued or the code
+    /// returned as `delivery` says.
+    async fn deliver_code(
+        &self,
+        caller: &Caller,
+        user: User,
+        delivery: CodeDelivery,
+        decide: impl Fn(&User) -> std::result::Result<Vec<UserEvent>, DomainError>,
+    ) -> Result<(Written, Option<PlainCode>)> {
         let (user, ()) = self
             .on_checked(caller, user, |user| {
-                let events = user.set_phone(
-                    &number,
-                    proof.clone(),
-                    self.clock.now(),
-                    self.resend_cooldown(),
-                )?;
                 Ok(with_sms(
-                    Decision::on_user(user, events, ()),
+                    Decision::on_user(user, decide(user)?, ()),
                     user,
                     &delivery,
                 ))
@@ -298,22 +312,15 @@ impl Services {
         let PhoneProof::Code(issued) = proof else {
             return Err(super::ServiceError::internal("a resend without a code"));
         };
-        let (user, ()) = self
-            .on_checked(caller, user, |user| {
-                let events = user.resend_code(
-                    ResendPrecondition::PendingCode,
-                    &issued,
-                    self.clock.now(),
-                    self.resend_cooldown(),
-                )?;
-                Ok(with_sms(
-                    Decision::on_user(user, events, ()),
-                    user,
-                    &delivery,
-                ))
-            })
-            .await?;
-        Ok((Written::changed(user), delivery.returned))
+        self.deliver_code(caller, user, delivery, |user| {
+            user.resend_code(
+                ResendPrecondition::PendingCode,
+                &issued,
+                self.clock.now(),
+                self.resend_cooldown(),
+            )
+        })
+        .await
     }
 
     /// No permission check: knowing the code is the proof.

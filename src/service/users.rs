@@ -16,31 +16,9 @@ use crate::domain::user::{
 #[derive(Debug, Clone, Default)]
 pub struct NewHuman {
     pub user_id: Option<String>,
-    pub username: Option<String>,
     pub org_id: Option<String>,
-    pub given_name: String,
-    pub family_name: String,
-    pub display_name: Option<String>,
-    pub nick_name: String,
-    pub preferred_language: String,
-    pub email: String,
-    pub email_verified: bool,
+    pub profile: HumanInput,
     pub phone: Option<NewHumanPhone>,
-}
-
-impl NewHuman {
-    fn profile(&self) -> HumanInput {
-        HumanInput {
-            username: self.username.clone(),
-            given_name: self.given_name.clone(),
-            family_name: self.family_name.clone(),
-            display_name: self.display_name.clone(),
-            nick_name: self.nick_name.clone(),
-            preferred_language: self.preferred_language.clone(),
-            email: self.email.clone(),
-            email_verified: self.email_verified,
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -77,7 +55,7 @@ impl Services {
             }
             None => context_org,
         };
-        let added = new.profile().validate()?;
+        let added = new.profile.validate()?;
         let phone = match &new.phone {
             Some(p) => Some((PhoneNumber::parse(&p.phone)?, p.mode)),
             None => None,
