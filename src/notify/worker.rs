@@ -302,7 +302,7 @@ impl Worker {
                 "SYSTEM",
                 now,
             )
-            .map_err(|e| StoreError::Internal(e.to_string()))?;
+            .map_err(|e| StoreError::internal(e.to_string()))?;
             let commit = Commit {
                 events: vec![envelope],
                 users: updated.into_iter().collect(),

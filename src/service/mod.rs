@@ -85,8 +85,8 @@ impl From<StoreError> for ServiceError {
             StoreError::QuotaExceeded => ServiceError::Internal("unexpected SMS quota".into()),
             // Only the delivery worker updates jobs.
             StoreError::LeaseLost => ServiceError::Internal("unexpected job lease".into()),
-            StoreError::Unavailable(m) => ServiceError::Unavailable(m),
-            StoreError::Internal(m) => ServiceError::Internal(m),
+            StoreError::Unavailable(m) => ServiceError::Unavailable(m.to_string()),
+            StoreError::Internal(m) => ServiceError::Internal(m.to_string()),
         }
     }
 }

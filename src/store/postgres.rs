@@ -30,7 +30,7 @@ impl PgStore {
         sqlx::migrate!("./migrations/postgres")
             .run(&pool)
             .await
-            .map_err(|e| StoreError::Internal(format!("migration failed: {e}")))?;
+            .map_err(|e| StoreError::failed("migration failed", e))?;
         Ok(Self { pool })
     }
 }

@@ -67,13 +67,10 @@ pub(crate) struct UserRow {
     pub last_sms_at: Option<i64>,
 }
 
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Internal(format!("unreadable row: {what}"))
-}
-
 impl UserRow {
     pub fn into_user(self) -> Result<User, StoreError> {
-        let state = UserState::parse(&self.state).ok_or_else(|| corrupt("users.state"))?;
+        let state =
+            UserState::parse(&self.state).ok_or_else(|| StoreError::corrupt("users.state"))?;
         let kind = match self.kind.as_str() {
             "human" => {
                 let code = match (self.code_sequence, self.code_hash) {
@@ -88,7 +85,7 @@ impl UserRow {
                             .code_delivery
                             .as_deref()
                             .and_then(Delivery::parse)
-                            .ok_or_else(|| corrupt("users.code_delivery"))?,
+                            .ok_or_else(|| StoreError::corrupt("users.code_delivery"))?,
                     }),
                     _ => None,
                 };
@@ -112,7 +109,7 @@ impl UserRow {
                 name: self.machine_name,
                 description: self.machine_description,
             }),
-            _ => return Err(corrupt("users.kind")),
+            _ => return Err(StoreError::corrupt("users.kind")),
         };
         Ok(User {
             id: self.id,
@@ -198,7 +195,8 @@ impl MembershipRow {
         Ok(Membership {
             user_id: self.user_id,
             scope: Scope::from_key(&self.scope),
-            roles: serde_json::from_str(&self.roles).map_err(|_| corrupt("memberships.roles"))?,
+            roles: serde_json::from_str(&self.roles)
+                .map_err(|e| StoreError::corrupt_because("memberships.roles", e))?,
         })
     }
 }
@@ -219,7 +217,10 @@ pub(crate) struct EventRow {
 impl EventRow {
     pub fn into_event(self) -> Result<StoredEvent, StoreError> {
         let payload = match self.payload {
-            Some(p) => Some(serde_json::from_str(&p).map_err(|_| corrupt("events.payload"))?),
+            Some(p) => Some(
+                serde_json::from_str(&p)
+                    .map_err(|e| StoreError::corrupt_because("events.payload", e))?,
+            ),
             None => None,
         };
         Ok(StoredEvent {
@@ -335,7 +336,7 @@ macro_rules! store_impl {
                 m: &$crate::domain::org::Membership,
             ) -> Result<(), $crate::store::StoreError> {
                 let roles = serde_json::to_string(&m.roles)
-                    .map_err(|e| $crate::store::StoreError::Internal(e.to_string()))?;
+                    .map_err(|e| $crate::store::StoreError::Internal(Box::new(e)))?;
                 sqlx::query(
                     "INSERT INTO memberships (user_id, scope, roles) VALUES ($1, $2, $3) \
                      ON CONFLICT (user_id, scope) DO UPDATE SET roles = excluded.roles",
@@ -709,7 +710,7 @@ macro_rules! store_impl {
                     .into_iter()
                     .map($crate::store::sql::EventRow::into_event)
                     .collect::<Result<Vec<_>, _>>()?;
-                let projections = fold(&events).map_err($crate::store::StoreError::Internal)?;
+                let projections = fold(&events).map_err($crate::store::StoreError::internal)?;
                 for table in ["users", "orgs", "memberships", "instance", "personal_access_tokens"] {
                     sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
                 }

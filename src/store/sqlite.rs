@@ -41,7 +41,7 @@ impl SqliteStore {
             .await?;
         let migrated = sqlx::migrate!("./migrations/sqlite").run(&pool).await;
         drop(lock);
-        migrated.map_err(|e| StoreError::Internal(format!("migration failed: {e}")))?;
+        migrated.map_err(|e| StoreError::failed("migration failed", e))?;
         Ok(Self { pool })
     }
 }
@@ -63,9 +63,9 @@ fn migration_lock(db: Option<&std::path::Path>) -> Result<Option<std::fs::File>,
         .truncate(false)
         .write(true)
         .open(&name)
-        .map_err(|e| StoreError::Internal(format!("cannot open migration lock: {e}")))?;
+        .map_err(|e| StoreError::failed("cannot open migration lock", e))?;
     file.lock()
-        .map_err(|e| StoreError::Internal(format!("cannot take migration lock: {e}")))?;
+        .map_err(|e| StoreError::failed("cannot take migration lock", e))?;
     Ok(Some(file))
 }
 
