@@ -1,0 +1,303 @@
+//! Rows as the tables hold them, and their conversions to and from domain types.
+
+use chrono::{DateTime, Utc};
+use sqlx::FromRow;
+
+use super::{InstanceInfo, JobCounts, PatRecord, SmsJob, StoreError};
+use crate::domain::events::StoredEvent;
+use crate::domain::org::{Membership, Org, Scope};
+use crate::domain::user::{
+    Delivery, Human, Machine, PendingCode, Phone, User, UserKind, UserState,
+};
+
+/// Times are stored as microseconds since the Unix epoch.
+pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+pub(crate) fn from_micros(us: i64) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp_micros(us).unwrap_or_default()
+}
+
+#[derive(Debug, FromRow)]
+pub(crate) struct UserRow {
+    pub id: String,
+    pub org_id: String,
+    pub username: String,
+    pub state: String,
+    pub kind: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub display_name: String,
+    pub nick_name: String,
+    pub preferred_language: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub machine_name: String,
+    pub machine_description: String,
+    pub phone: Option<String>,
+    pub phone_verified: bool,
+    pub code_sequence: Option<i64>,
+    pub code_hash: Option<String>,
+    pub code_created_at: Option<i64>,
+    pub code_expires_at: Option<i64>,
+    pub code_attempts: Option<i64>,
+    pub code_delivery: Option<String>,
+    pub sequence: i64,
+    pub created_at: i64,
+    pub changed_at: i64,
+    pub last_sms_at: Option<i64>,
+}
+
+impl UserRow {
+    pub fn into_user(self) -> Result<User, StoreError> {
+        let state =
+            UserState::parse(&self.state).ok_or_else(|| StoreError::corrupt("users.state"))?;
+        let kind = match self.kind.as_str() {
+            "human" => {
+                let code = match (self.code_sequence, self.code_hash) {
+                    (Some(sequence), Some(hash)) => Some(PendingCode {
+                        sequence,
+                        hash,
+                        created_at: from_micros(self.code_created_at.unwrap_or_default()),
+                        expires_at: from_micros(self.code_expires_at.unwrap_or_default()),
+                        attempts: u32::try_from(self.code_attempts.unwrap_or_default())
+                            .unwrap_or(u32::MAX),
+                        delivery: self
+                            .code_delivery
+                            .as_deref()
+                            .and_then(Delivery::parse)
+                            .ok_or_else(|| StoreError::corrupt("users.code_delivery"))?,
+                    }),
+                    _ => None,
+                };
+                UserKind::Human(Human {
+                    given_name: self.given_name,
+                    family_name: self.family_name,
+                    display_name: self.display_name,
+                    nick_name: self.nick_name,
+                    preferred_language: self.preferred_language,
+                    email: self.email,
+                    email_verified: self.email_verified,
+                    phone: self.phone.map(|number| Phone {
+                        number,
+                        verified: self.phone_verified,
+                        code,
+                    }),
+                    last_sms_at: self.last_sms_at.map(from_micros),
+                })
+            }
+            "machine" => UserKind::Machine(Machine {
+                name: self.machine_name,
+                description: self.machine_description,
+            }),
+            _ => return Err(StoreError::corrupt("users.kind")),
+        };
+        Ok(User {
+            id: self.id,
+            org_id: self.org_id,
+            username: self.username,
+            state,
+            kind,
+            sequence: self.sequence,
+            created_at: from_micros(self.created_at),
+            changed_at: from_micros(self.changed_at),
+        })
+    }
+
+    pub fn from_user(u: &User) -> Self {
+        let empty = String::new;
+        let (human, machine) = match &u.kind {
+            UserKind::Human(h) => (Some(h), None),
+            UserKind::Machine(m) => (None, Some(m)),
+        };
+        let phone = human.and_then(|h| h.phone.as_ref());
+        let code = phone.and_then(|p| p.code.as_ref());
+        UserRow {
+            id: u.id.clone(),
+            org_id: u.org_id.clone(),
+            username: u.username.clone(),
+            state: u.state.as_str().to_owned(),
+            kind: if human.is_some() { "human" } else { "machine" }.to_owned(),
+            given_name: human.map_or_else(empty, |h| h.given_name.clone()),
+            family_name: human.map_or_else(empty, |h| h.family_name.clone()),
+            display_name: human.map_or_else(empty, |h| h.display_name.clone()),
+            nick_name: human.map_or_else(empty, |h| h.nick_name.clone()),
+            preferred_language: human.map_or_else(empty, |h| h.preferred_language.clone()),
+            email: human.map_or_else(empty, |h| h.email.clone()),
+            email_verified: human.is_some_and(|h| h.email_verified),
+            machine_name: machine.map_or_else(empty, |m| m.name.clone()),
+            machine_description: machine.map_or_else(empty, |m| m.description.clone()),
+            phone: phone.map(|p| p.number.clone()),
+            phone_verified: phone.is_some_and(|p| p.verified),
+            code_sequence: code.map(|c| c.sequence),
+            code_hash: code.map(|c| c.hash.clone()),
+            code_created_at: code.map(|c| micros(c.created_at)),
+            code_expires_at: code.map(|c| micros(c.expires_at)),
+            code_attempts: code.map(|c| i64::from(c.attempts)),
+            code_delivery: code.map(|c| c.delivery.as_str().to_owned()),
+            sequence: u.sequence,
+            created_at: micros(u.created_at),
+            changed_at: micros(u.changed_at),
+            last_sms_at: human.and_then(|h| h.last_sms_at).map(micros),
+        }
+    }
+}
+
+#[derive(Debug, FromRow)]
+pub(crate) struct OrgRow {
+    pub id: String,
+    pub name: String,
+    pub sequence: i64,
+    pub created_at: i64,
+    pub changed_at: i64,
+}
+
+impl From<OrgRow> for Org {
+    fn from(r: OrgRow) -> Self {
+        Org {
+            id: r.id,
+            name: r.name,
+            sequence: r.sequence,
+            created_at: from_micros(r.created_at),
+            changed_at: from_micros(r.changed_at),
+        }
+    }
+}
+
+#[derive(Debug, FromRow)]
+pub(crate) struct MembershipRow {
+    pub user_id: String,
+    pub scope: String,
+    pub roles: String,
+}
+
+impl MembershipRow {
+    pub fn into_membership(self) -> Result<Membership, StoreError> {
+        Ok(Membership {
+            user_id: self.user_id,
+            scope: Scope::from_key(&self.scope),
+            roles: serde_json::from_str(&self.roles)
+                .map_err(|e| StoreError::corrupt_because("memberships.roles", e))?,
+        })
+    }
+}
+
+/// Roles are stored as a JSON array.
+pub(crate) fn roles_json(m: &Membership) -> Result<String, StoreError> {
+    serde_json::to_string(&m.roles).map_err(|e| StoreError::Internal(Box::new(e)))
+}
+
+#[derive(Debug, FromRow)]
+pub(crate) struct PatRow {
+    pub token_id: String,
+    pub user_id: String,
+    pub expires_at: i64,
+}
+
+impl From<PatRow> for PatRecord {
+    fn from(r: PatRow) -> Self {
+        PatRecord {
+            token_id: r.token_id,
+            user_id: r.user_id,
+            expires_at: from_micros(r.expires_at),
+        }
+    }
+}
+
+#[derive(Debug, FromRow)]
+pub(crate) struct InstanceRow {
+    pub default_org_id: String,
+    pub admin_user_id: String,
+}
+
+impl From<InstanceRow> for InstanceInfo {
+    fn from(r: InstanceRow) -> Self {
+        InstanceInfo {
+            default_org_id: r.default_org_id,
+            admin_user_id: r.admin_user_id,
+        }
+    }
+}
+
+#[derive(Debug, FromRow)]
+pub(crate) struct EventRow {
+    pub position: i64,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub sequence: i64,
+    pub event_type: String,
+    pub payload: Option<String>,
+    pub resource_owner: String,
+    pub creator: String,
+    pub created_at: i64,
+}
+
+impl EventRow {
+    pub fn into_event(self) -> Result<StoredEvent, StoreError> {
+        let payload = match self.payload {
+            Some(p) => Some(
+                serde_json::from_str(&p)
+                    .map_err(|e| StoreError::corrupt_because("events.payload", e))?,
+            ),
+            None => None,
+        };
+        Ok(StoredEvent {
+            position: self.position,
+            aggregate_type: self.aggregate_type,
+            aggregate_id: self.aggregate_id,
+            sequence: self.sequence,
+            event_type: self.event_type,
+            payload,
+            resource_owner: self.resource_owner,
+            creator: self.creator,
+            created_at: from_micros(self.created_at),
+        })
+    }
+}
+
+#[derive(Debug, FromRow)]
+pub(crate) struct JobRow {
+    pub id: String,
+    pub user_id: String,
+    pub code_sequence: i64,
+    pub phone: String,
+    pub encrypted_code: String,
+    pub language: String,
+    pub attempts: i64,
+    pub expires_at: i64,
+    pub created_at: i64,
+    pub locked_until: i64,
+}
+
+impl From<JobRow> for SmsJob {
+    fn from(r: JobRow) -> Self {
+        SmsJob {
+            id: r.id,
+            user_id: r.user_id,
+            code_sequence: r.code_sequence,
+            phone: r.phone,
+            encrypted_code: r.encrypted_code,
+            language: r.language,
+            attempts: r.attempts,
+            expires_at: from_micros(r.expires_at),
+            created_at: from_micros(r.created_at),
+            lease_until: from_micros(r.locked_until),
+        }
+    }
+}
+
+/// `(state, count)` rows of `COUNT_JOBS_BY_STATE`.
+pub(crate) fn job_counts(rows: Vec<(String, i64)>) -> JobCounts {
+    let mut counts = JobCounts::default();
+    for (state, n) in rows {
+        match state.as_str() {
+            "pending" => counts.pending = n,
+            "sent" => counts.sent = n,
+            "failed" => counts.failed = n,
+            "dropped" => counts.dropped = n,
+            _ => {}
+        }
+    }
+    counts
+}
