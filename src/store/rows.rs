@@ -1,4 +1,5 @@
-//! Rows as the tables hold them, and their conversions to and from domain types.
+//! Rows as the tables hold them, and their conversions to and from domain types. Reading a row that does not
+//! convert back is an error naming the column, never a default.
 
 use chrono::{DateTime, Utc};
 use sqlx::FromRow;
@@ -15,8 +16,8 @@ pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
 
-pub(crate) fn from_micros(us: i64) -> DateTime<Utc> {
-    DateTime::<Utc>::from_timestamp_micros(us).unwrap_or_default()
+pub(crate) fn from_micros(us: i64, column: &'static str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::<Utc>::from_timestamp_micros(us).ok_or_else(|| StoreError::corrupt(column))
 }
 
 #[derive(Debug, FromRow)]
@@ -55,22 +56,7 @@ impl UserRow {
             UserState::parse(&self.state).ok_or_else(|| StoreError::corrupt("users.state"))?;
         let kind = match self.kind.as_str() {
             "human" => {
-                let code = match (self.code_sequence, self.code_hash) {
-                    (Some(sequence), Some(hash)) => Some(PendingCode {
-                        sequence,
-                        hash,
-                        created_at: from_micros(self.code_created_at.unwrap_or_default()),
-                        expires_at: from_micros(self.code_expires_at.unwrap_or_default()),
-                        attempts: u32::try_from(self.code_attempts.unwrap_or_default())
-                            .unwrap_or(u32::MAX),
-                        delivery: self
-                            .code_delivery
-                            .as_deref()
-                            .and_then(Delivery::parse)
-                            .ok_or_else(|| StoreError::corrupt("users.code_delivery"))?,
-                    }),
-                    _ => None,
-                };
+                let code = self.pending_code()?;
                 UserKind::Human(Human {
                     given_name: self.given_name,
                     family_name: self.family_name,
@@ -84,7 +70,10 @@ impl UserRow {
                         verified: self.phone_verified,
                         code,
                     }),
-                    last_sms_at: self.last_sms_at.map(from_micros),
+                    last_sms_at: self
+                        .last_sms_at
+                        .map(|t| from_micros(t, "users.last_sms_at"))
+                        .transpose()?,
                 })
             }
             "machine" => UserKind::Machine(Machine {
@@ -100,9 +89,38 @@ impl UserRow {
             state,
             kind,
             sequence: self.sequence,
-            created_at: from_micros(self.created_at),
-            changed_at: from_micros(self.changed_at),
+            created_at: from_micros(self.created_at, "users.created_at")?,
+            changed_at: from_micros(self.changed_at, "users.changed_at")?,
         })
+    }
+
+    /// The code columns are written together: all set, or (no code) all empty.
+    fn pending_code(&self) -> Result<Option<PendingCode>, StoreError> {
+        let (Some(sequence), Some(hash)) = (self.code_sequence, &self.code_hash) else {
+            return match (self.code_sequence, &self.code_hash) {
+                (None, None) => Ok(None),
+                (Some(_), None) => Err(StoreError::corrupt("users.code_hash")),
+                _ => Err(StoreError::corrupt("users.code_sequence")),
+            };
+        };
+        let required =
+            |value: Option<i64>, column| value.ok_or_else(|| StoreError::corrupt(column));
+        let created_at = required(self.code_created_at, "users.code_created_at")?;
+        let expires_at = required(self.code_expires_at, "users.code_expires_at")?;
+        let attempts = required(self.code_attempts, "users.code_attempts")?;
+        Ok(Some(PendingCode {
+            sequence,
+            hash: hash.clone(),
+            created_at: from_micros(created_at, "users.code_created_at")?,
+            expires_at: from_micros(expires_at, "users.code_expires_at")?,
+            attempts: u32::try_from(attempts)
+                .map_err(|e| StoreError::corrupt_because("users.code_attempts", e))?,
+            delivery: self
+                .code_delivery
+                .as_deref()
+                .and_then(Delivery::parse)
+                .ok_or_else(|| StoreError::corrupt("users.code_delivery"))?,
+        }))
     }
 
     pub fn from_user(u: &User) -> Self {
@@ -153,15 +171,15 @@ pub(crate) struct OrgRow {
     pub changed_at: i64,
 }
 
-impl From<OrgRow> for Org {
-    fn from(r: OrgRow) -> Self {
-        Org {
-            id: r.id,
-            name: r.name,
-            sequence: r.sequence,
-            created_at: from_micros(r.created_at),
-            changed_at: from_micros(r.changed_at),
-        }
+impl OrgRow {
+    pub fn into_org(self) -> Result<Org, StoreError> {
+        Ok(Org {
+            id: self.id,
+            name: self.name,
+            sequence: self.sequence,
+            created_at: from_micros(self.created_at, "orgs.created_at")?,
+            changed_at: from_micros(self.changed_at, "orgs.changed_at")?,
+        })
     }
 }
 
@@ -195,13 +213,13 @@ pub(crate) struct PatRow {
     pub expires_at: i64,
 }
 
-impl From<PatRow> for PatRecord {
-    fn from(r: PatRow) -> Self {
-        PatRecord {
-            token_id: r.token_id,
-            user_id: r.user_id,
-            expires_at: from_micros(r.expires_at),
-        }
+impl PatRow {
+    pub fn into_pat(self) -> Result<PatRecord, StoreError> {
+        Ok(PatRecord {
+            token_id: self.token_id,
+            user_id: self.user_id,
+            expires_at: from_micros(self.expires_at, "personal_access_tokens.expires_at")?,
+        })
     }
 }
 
@@ -251,7 +269,7 @@ impl EventRow {
             payload,
             resource_owner: self.resource_owner,
             creator: self.creator,
-            created_at: from_micros(self.created_at),
+            created_at: from_micros(self.created_at, "events.created_at")?,
         })
     }
 }
@@ -270,25 +288,25 @@ pub(crate) struct JobRow {
     pub locked_until: i64,
 }
 
-impl From<JobRow> for SmsJob {
-    fn from(r: JobRow) -> Self {
-        SmsJob {
-            id: r.id,
-            user_id: r.user_id,
-            code_sequence: r.code_sequence,
-            phone: r.phone,
-            encrypted_code: r.encrypted_code,
-            language: r.language,
-            attempts: r.attempts,
-            expires_at: from_micros(r.expires_at),
-            created_at: from_micros(r.created_at),
-            lease_until: from_micros(r.locked_until),
-        }
+impl JobRow {
+    pub fn into_job(self) -> Result<SmsJob, StoreError> {
+        Ok(SmsJob {
+            id: self.id,
+            user_id: self.user_id,
+            code_sequence: self.code_sequence,
+            phone: self.phone,
+            encrypted_code: self.encrypted_code,
+            language: self.language,
+            attempts: self.attempts,
+            expires_at: from_micros(self.expires_at, "sms_jobs.expires_at")?,
+            created_at: from_micros(self.created_at, "sms_jobs.created_at")?,
+            lease_until: from_micros(self.locked_until, "sms_jobs.locked_until")?,
+        })
     }
 }
 
 /// `(state, count)` rows of `COUNT_JOBS_BY_STATE`.
-pub(crate) fn job_counts(rows: Vec<(String, i64)>) -> JobCounts {
+pub(crate) fn job_counts(rows: Vec<(String, i64)>) -> Result<JobCounts, StoreError> {
     let mut counts = JobCounts::default();
     for (state, n) in rows {
         match state.as_str() {
@@ -296,8 +314,12 @@ pub(crate) fn job_counts(rows: Vec<(String, i64)>) -> JobCounts {
             "sent" => counts.sent = n,
             "failed" => counts.failed = n,
             "dropped" => counts.dropped = n,
-            _ => {}
+            _ => return Err(StoreError::corrupt("sms_jobs.state")),
         }
     }
-    counts
+    Ok(counts)
 }
+
+#[cfg(test)]
+#[path = "rows_tests.rs"]
+mod tests;

@@ -103,7 +103,7 @@ where
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(Into::into))
+        row.map(OrgRow::into_org).transpose()
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -133,7 +133,7 @@ where
             .bind(token_id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(Into::into))
+        row.map(PatRow::into_pat).transpose()
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(
@@ -229,7 +229,7 @@ where
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        rows.into_iter().map(JobRow::into_job).collect()
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -237,7 +237,7 @@ where
         let rows: Vec<(String, i64)> = sqlx::query_as(queries::COUNT_JOBS_BY_STATE)
             .fetch_all(&self.pool)
             .await?;
-        Ok(job_counts(rows))
+        job_counts(rows)
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -245,7 +245,8 @@ where
         let (due,): (Option<i64>,) = sqlx::query_as(queries::NEXT_JOB_DUE)
             .fetch_one(&self.pool)
             .await?;
-        Ok(due.map(from_micros))
+        due.map(|t| from_micros(t, "sms_jobs.next_attempt_at"))
+            .transpose()
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -263,9 +264,15 @@ where
             .fetch_all(&self.pool)
             .await?;
         Ok(Projections {
-            pats: pats.into_iter().map(Into::into).collect(),
+            pats: pats
+                .into_iter()
+                .map(PatRow::into_pat)
+                .collect::<Result<_, _>>()?,
             instance: self.instance().await?,
-            orgs: orgs.into_iter().map(Into::into).collect(),
+            orgs: orgs
+                .into_iter()
+                .map(OrgRow::into_org)
+                .collect::<Result<_, _>>()?,
             users: users
                 .into_iter()
                 .map(UserRow::into_user)
