@@ -1,5 +1,5 @@
-//! Persistence behind one narrow trait in domain terms, with one implementation per backend.
-//! Both backends run the same SQL (`queries`) through one generic implementation (`sql_store`).
+//! Persistence behind one narrow trait in domain terms, implemented once for SQLite and Postgres: both run
+//! the same SQL (`queries`) through the generic `SqlStore` (`sql_store`).
 
 mod error;
 mod postgres;
