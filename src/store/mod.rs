@@ -1,14 +1,16 @@
-//! Persistence behind one narrow trait in domain terms, with one implementation per backend.
-//! Both backends run the same SQL (`queries`), through the same glue (`sql::store_impl!`); rows convert to
-//! domain types in `rows`; commits are written in batches by one writer per process (`writer`).
+//! Persistence behind one narrow trait in domain terms, implemented once for SQLite and Postgres: both run
+//! the same SQL (`queries`) through the generic `SqlStore` (`sql_store`). Commits go through one writer per
+//! process (`writer`, `batch`), which writes those of concurrent requests together (group commit).
 
+mod batch;
+mod error;
 mod postgres;
 mod queries;
 mod rows;
-mod sql;
-mod sql_reads;
+mod sql_store;
 mod sqlite;
 mod writer;
+mod writes;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -19,72 +21,10 @@ use crate::domain::org::{Membership, Org};
 pub use crate::domain::projection::{InstanceInfo, PatRecord, Projections};
 use crate::domain::user::User;
 
+pub use error::{BoxError, CorruptRow, StoreError};
 pub use postgres::PgStore;
+pub use sql_store::{Backend, SqlStore};
 pub use sqlite::SqliteStore;
-
-/// A cause below the store: a driver error, or a description of what failed.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// Another writer appended to the same aggregate first (or took the same unique name): reload and retry.
-    #[error("concurrent modification")]
-    Conflict,
-    /// The database cannot be reached in time.
-    #[error("database unavailable")]
-    Unavailable(#[source] BoxError),
-    #[error("database error")]
-    Internal(#[source] BoxError),
-    /// A stored value that does not convert back (the column is named); read as an error, never a default.
-    #[error("corrupt row: {0}")]
-    Corrupt(&'static str),
-    /// A job update found the job no longer leased by this worker (its lease ran out and another took it);
-    /// nothing was written.
-    #[error("job lease lost")]
-    LeaseLost,
-    /// The commit's `sms_quota` is used up; nothing was written.
-    #[error("daily SMS cap reached")]
-    QuotaExceeded,
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(e: sqlx::Error) -> Self {
-        match &e {
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
-                tracing::debug!(constraint = ?db.constraint(), "unique violation: concurrent writer");
-                StoreError::Conflict
-            }
-            sqlx::Error::Database(db) if is_retryable_code(db.code().as_deref()) => {
-                tracing::debug!(code = ?db.code(), "transaction aborted by the database: retrying");
-                StoreError::Conflict
-            }
-            sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(Box::new(e)),
-            sqlx::Error::Database(db) if is_unavailable_code(db.code().as_deref()) => {
-                StoreError::Unavailable(Box::new(e))
-            }
-            _ => StoreError::Internal(Box::new(e)),
-        }
-    }
-}
-
-/// Postgres gave up one of two transactions that waited on each other (deadlock) or could not be serialized:
-/// the loser's work is undone, and deciding again on fresh state is the answer, as for a conflict.
-fn is_retryable_code(code: Option<&str>) -> bool {
-    matches!(code, Some("40P01") | Some("40001"))
-}
-
-/// SQLite busy/locked and Postgres connection or shutdown classes: the database is there but not serving us now.
-fn is_unavailable_code(code: Option<&str>) -> bool {
-    match code {
-        Some("5") | Some("6") | Some("517") => true,
-        Some(c) => c.starts_with("08") || c.starts_with("57P"),
-        None => false,
-    }
-}
 
 /// A delivery job to write with the event that announces its code.
 #[derive(Debug, Clone)]
@@ -154,23 +94,6 @@ pub struct JobCounts {
     pub sent: i64,
     pub failed: i64,
     pub dropped: i64,
-}
-
-impl JobCounts {
-    /// From (state, count) rows; a state this version does not know is left out.
-    fn from_rows(rows: Vec<(String, i64)>) -> Self {
-        let mut counts = Self::default();
-        for (state, n) in rows {
-            match state.as_str() {
-                "pending" => counts.pending = n,
-                "sent" => counts.sent = n,
-                "failed" => counts.failed = n,
-                "dropped" => counts.dropped = n,
-                _ => {}
-            }
-        }
-        counts
-    }
 }
 
 /// Everything one command writes, applied in one transaction or not at all.

@@ -2,26 +2,31 @@
 
 use std::time::Duration;
 
-use sqlx::postgres::PgPoolOptions;
-use sqlx::{Pool, Postgres};
+use sqlx::Postgres;
+use sqlx::postgres::{PgPoolOptions, PgQueryResult};
 
 use super::StoreError;
-use super::sql::store_impl;
 use super::writer::Writer;
 
-/// Batches written side by side: Postgres commits them in parallel, and each waits for its own flush.
+/// Batches written side by side: Postgres commits them in parallel, each waiting for its own flush.
 const WRITERS: usize = 4;
+use super::queries;
+use super::sql_store::{Backend, SqlStore};
 
-pub struct PgStore {
-    writer: Writer,
-    pool: Pool<Postgres>,
-    /// The writer's own connections.
-    write_pool: Pool<Postgres>,
+pub type PgStore = SqlStore<Postgres>;
+
+impl Backend for Postgres {
+    const BACKEND: &'static str = "postgres";
+    const BEGIN_WRITE: &'static str = queries::BEGIN_WRITE_POSTGRES;
+    const CLAIM_JOBS: &'static str = queries::CLAIM_JOBS_POSTGRES;
+    const LOCK_EVENTS: Option<&'static str> = Some(queries::LOCK_EVENTS_POSTGRES);
+
+    fn rows_affected(result: &PgQueryResult) -> u64 {
+        result.rows_affected()
+    }
 }
 
 impl PgStore {
-    pub const BACKEND: &'static str = "postgres";
-
     pub async fn connect(
         url: &str,
         max_connections: u32,
@@ -37,8 +42,7 @@ impl PgStore {
         sqlx::migrate!("./migrations/postgres")
             .run(&pool)
             .await
-            .map_err(|e| StoreError::Internal(Box::new(e)))?;
-        // Writers have connections of their own, so they never queue behind readers for one.
+            .map_err(|e| StoreError::failed("migration failed", e))?;
         let write_pool = PgPoolOptions::new()
             .max_connections(WRITERS as u32)
             .acquire_timeout(acquire_timeout)
@@ -51,13 +55,3 @@ impl PgStore {
         })
     }
 }
-
-// SKIP LOCKED lets concurrent workers lease different jobs instead of queueing on the same rows.
-store_impl!(
-    PgStore,
-    Postgres,
-    "BEGIN",
-    "UPDATE sms_jobs SET locked_until = $1 WHERE id IN (SELECT id FROM sms_jobs WHERE state = 'pending' \
-     AND next_attempt_at <= $2 AND locked_until <= $2 ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)",
-    "LOCK TABLE events IN EXCLUSIVE MODE"
-);

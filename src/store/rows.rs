@@ -1,18 +1,27 @@
-//! Rows as the database holds them, and their conversion to and from domain types: the only place that
-//! knows both. A row that does not convert is corrupt and an error, never a default.
+//! Rows as the tables hold them, and their conversions to and from domain types. Reading a row that does not
+//! convert back is an error naming the column, never a default.
 
+use crate::domain::ids::{OrgId, UserId};
+use crate::domain::names::{Email, OrgName, Username};
+use crate::domain::phone::PhoneNumber;
 use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 
-use super::{InstanceInfo, PatRecord, SmsJob, StoreError};
+use super::{InstanceInfo, JobCounts, PatRecord, SmsJob, StoreError};
 use crate::domain::events::StoredEvent;
-use crate::domain::ids::{OrgId, UserId};
-use crate::domain::names::{Email, OrgName, Username};
 use crate::domain::org::{Membership, Org, Scope};
-use crate::domain::phone::PhoneNumber;
 use crate::domain::user::{
     Delivery, Human, Machine, PendingCode, Phone, User, UserKind, UserState,
 };
+
+/// Times are stored as microseconds since the Unix epoch.
+pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+pub(crate) fn from_micros(us: i64, column: &'static str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::<Utc>::from_timestamp_micros(us).ok_or_else(|| StoreError::corrupt(column))
+}
 
 #[derive(Debug, FromRow)]
 pub(crate) struct UserRow {
@@ -44,53 +53,13 @@ pub(crate) struct UserRow {
     pub last_sms_at: Option<i64>,
 }
 
-fn corrupt(column: &'static str) -> StoreError {
-    StoreError::Corrupt(column)
-}
-
-pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
-    t.timestamp_micros()
-}
-
-/// A stored time; one out of range is a corrupt row, never a default date.
-pub(crate) fn from_micros(us: i64, column: &'static str) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::<Utc>::from_timestamp_micros(us).ok_or(StoreError::Corrupt(column))
-}
-
-fn required<T>(value: Option<T>, column: &'static str) -> Result<T, StoreError> {
-    value.ok_or(StoreError::Corrupt(column))
-}
-
 impl UserRow {
     pub fn into_user(self) -> Result<User, StoreError> {
-        let state = UserState::parse(&self.state).ok_or_else(|| corrupt("users.state"))?;
+        let state =
+            UserState::parse(&self.state).ok_or_else(|| StoreError::corrupt("users.state"))?;
         let kind = match self.kind.as_str() {
             "human" => {
-                let code = match (self.code_sequence, self.code_hash) {
-                    (Some(sequence), Some(hash)) => Some(PendingCode {
-                        sequence,
-                        hash,
-                        created_at: from_micros(
-                            required(self.code_created_at, "users.code_created_at")?,
-                            "users.code_created_at",
-                        )?,
-                        expires_at: from_micros(
-                            required(self.code_expires_at, "users.code_expires_at")?,
-                            "users.code_expires_at",
-                        )?,
-                        attempts: u32::try_from(required(
-                            self.code_attempts,
-                            "users.code_attempts",
-                        )?)
-                        .map_err(|_| corrupt("users.code_attempts"))?,
-                        delivery: self
-                            .code_delivery
-                            .as_deref()
-                            .and_then(Delivery::parse)
-                            .ok_or_else(|| corrupt("users.code_delivery"))?,
-                    }),
-                    _ => None,
-                };
+                let code = self.pending_code()?;
                 UserKind::Human(Human {
                     given_name: self.given_name,
                     family_name: self.family_name,
@@ -114,7 +83,7 @@ impl UserRow {
                 name: self.machine_name,
                 description: self.machine_description,
             }),
-            _ => return Err(corrupt("users.kind")),
+            _ => return Err(StoreError::corrupt("users.kind")),
         };
         Ok(User {
             id: UserId::from_stored(self.id),
@@ -128,6 +97,35 @@ impl UserRow {
         })
     }
 
+    /// The code columns are written together: all set, or (no code) all empty.
+    fn pending_code(&self) -> Result<Option<PendingCode>, StoreError> {
+        let (Some(sequence), Some(hash)) = (self.code_sequence, &self.code_hash) else {
+            return match (self.code_sequence, &self.code_hash) {
+                (None, None) => Ok(None),
+                (Some(_), None) => Err(StoreError::corrupt("users.code_hash")),
+                _ => Err(StoreError::corrupt("users.code_sequence")),
+            };
+        };
+        let required =
+            |value: Option<i64>, column| value.ok_or_else(|| StoreError::corrupt(column));
+        let created_at = required(self.code_created_at, "users.code_created_at")?;
+        let expires_at = required(self.code_expires_at, "users.code_expires_at")?;
+        let attempts = required(self.code_attempts, "users.code_attempts")?;
+        Ok(Some(PendingCode {
+            sequence,
+            hash: hash.clone(),
+            created_at: from_micros(created_at, "users.code_created_at")?,
+            expires_at: from_micros(expires_at, "users.code_expires_at")?,
+            attempts: u32::try_from(attempts)
+                .map_err(|e| StoreError::corrupt_because("users.code_attempts", e))?,
+            delivery: self
+                .code_delivery
+                .as_deref()
+                .and_then(Delivery::parse)
+                .ok_or_else(|| StoreError::corrupt("users.code_delivery"))?,
+        }))
+    }
+
     pub fn from_user(u: &User) -> Self {
         let empty = String::new;
         let (human, machine) = match &u.kind {
@@ -137,9 +135,9 @@ impl UserRow {
         let phone = human.and_then(|h| h.phone.as_ref());
         let code = phone.and_then(|p| p.code.as_ref());
         UserRow {
-            id: u.id.as_str().to_owned(),
-            org_id: u.org_id.as_str().to_owned(),
-            username: u.username.as_str().to_owned(),
+            id: u.id.to_string(),
+            org_id: u.org_id.to_string(),
+            username: u.username.to_string(),
             state: u.state.as_str().to_owned(),
             kind: if human.is_some() { "human" } else { "machine" }.to_owned(),
             given_name: human.map_or_else(empty, |h| h.given_name.clone()),
@@ -147,11 +145,11 @@ impl UserRow {
             display_name: human.map_or_else(empty, |h| h.display_name.clone()),
             nick_name: human.map_or_else(empty, |h| h.nick_name.clone()),
             preferred_language: human.map_or_else(empty, |h| h.preferred_language.clone()),
-            email: human.map_or_else(empty, |h| h.email.as_str().to_owned()),
+            email: human.map_or_else(empty, |h| h.email.to_string()),
             email_verified: human.is_some_and(|h| h.email_verified),
             machine_name: machine.map_or_else(empty, |m| m.name.clone()),
             machine_description: machine.map_or_else(empty, |m| m.description.clone()),
-            phone: phone.map(|p| p.number.as_str().to_owned()),
+            phone: phone.map(|p| p.number.to_string()),
             phone_verified: phone.is_some_and(|p| p.verified),
             code_sequence: code.map(|c| c.sequence),
             code_hash: code.map(|c| c.hash.clone()),
@@ -200,8 +198,46 @@ impl MembershipRow {
         Ok(Membership {
             user_id: UserId::from_stored(self.user_id),
             scope: Scope::from_key(&self.scope),
-            roles: serde_json::from_str(&self.roles).map_err(|_| corrupt("memberships.roles"))?,
+            roles: serde_json::from_str(&self.roles)
+                .map_err(|e| StoreError::corrupt_because("memberships.roles", e))?,
         })
+    }
+}
+
+/// Roles are stored as a JSON array.
+pub(crate) fn roles_json(m: &Membership) -> Result<String, StoreError> {
+    serde_json::to_string(&m.roles).map_err(|e| StoreError::Internal(Box::new(e)))
+}
+
+#[derive(Debug, FromRow)]
+pub(crate) struct PatRow {
+    pub token_id: String,
+    pub user_id: String,
+    pub expires_at: i64,
+}
+
+impl PatRow {
+    pub fn into_pat(self) -> Result<PatRecord, StoreError> {
+        Ok(PatRecord {
+            token_id: self.token_id,
+            user_id: UserId::from_stored(self.user_id),
+            expires_at: from_micros(self.expires_at, "personal_access_tokens.expires_at")?,
+        })
+    }
+}
+
+#[derive(Debug, FromRow)]
+pub(crate) struct InstanceRow {
+    pub default_org_id: String,
+    pub admin_user_id: String,
+}
+
+impl From<InstanceRow> for InstanceInfo {
+    fn from(r: InstanceRow) -> Self {
+        InstanceInfo {
+            default_org_id: OrgId::from_stored(r.default_org_id),
+            admin_user_id: UserId::from_stored(r.admin_user_id),
+        }
     }
 }
 
@@ -221,7 +257,10 @@ pub(crate) struct EventRow {
 impl EventRow {
     pub fn into_event(self) -> Result<StoredEvent, StoreError> {
         let payload = match self.payload {
-            Some(p) => Some(serde_json::from_str(&p).map_err(|_| corrupt("events.payload"))?),
+            Some(p) => Some(
+                serde_json::from_str(&p)
+                    .map_err(|e| StoreError::corrupt_because("events.payload", e))?,
+            ),
             None => None,
         };
         Ok(StoredEvent {
@@ -269,97 +308,21 @@ impl JobRow {
     }
 }
 
-/// A personal access token row: (token_id, user_id, expires_at).
-pub(crate) type PatRow = (String, String, i64);
-
-pub(crate) fn into_pat((token_id, user_id, expires_at): PatRow) -> Result<PatRecord, StoreError> {
-    Ok(PatRecord {
-        token_id,
-        user_id: UserId::from_stored(user_id),
-        expires_at: from_micros(expires_at, "personal_access_tokens.expires_at")?,
-    })
-}
-
-/// The instance row: (default_org_id, admin_user_id).
-pub(crate) fn into_instance((org, admin): (String, String)) -> InstanceInfo {
-    InstanceInfo {
-        default_org_id: OrgId::from_stored(org),
-        admin_user_id: UserId::from_stored(admin),
+/// `(state, count)` rows of `COUNT_JOBS_BY_STATE`.
+pub(crate) fn job_counts(rows: Vec<(String, i64)>) -> Result<JobCounts, StoreError> {
+    let mut counts = JobCounts::default();
+    for (state, n) in rows {
+        match state.as_str() {
+            "pending" => counts.pending = n,
+            "sent" => counts.sent = n,
+            "failed" => counts.failed = n,
+            "dropped" => counts.dropped = n,
+            _ => return Err(StoreError::corrupt("sms_jobs.state")),
+        }
     }
+    Ok(counts)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_out_of_range_time_is_a_corrupt_row() {
-        assert!(matches!(
-            from_micros(i64::MAX, "users.created_at"),
-            Err(StoreError::Corrupt("users.created_at"))
-        ));
-        assert!(from_micros(0, "users.created_at").is_ok());
-    }
-
-    #[test]
-    fn an_unknown_state_is_a_corrupt_row() {
-        let mut row = UserRow::from_user(&User {
-            id: UserId::from_stored("u".into()),
-            org_id: OrgId::from_stored("o".into()),
-            username: Username::from_stored("bot".into()),
-            state: UserState::Active,
-            kind: UserKind::Machine(Machine {
-                name: "Bot".into(),
-                description: String::new(),
-            }),
-            sequence: 1,
-            created_at: DateTime::<Utc>::UNIX_EPOCH,
-            changed_at: DateTime::<Utc>::UNIX_EPOCH,
-        });
-        row.state = "sleeping".into();
-        assert!(matches!(
-            row.into_user(),
-            Err(StoreError::Corrupt("users.state"))
-        ));
-    }
-
-    #[test]
-    fn a_code_without_its_expiry_is_a_corrupt_row() {
-        let mut row = UserRow::from_user(&User {
-            id: UserId::from_stored("u".into()),
-            org_id: OrgId::from_stored("o".into()),
-            username: Username::from_stored("ada".into()),
-            state: UserState::Active,
-            kind: UserKind::Human(Human {
-                given_name: "Ada".into(),
-                family_name: "L".into(),
-                display_name: "Ada L".into(),
-                nick_name: String::new(),
-                preferred_language: String::new(),
-                email: Email::from_stored("a@b.ch".into()),
-                email_verified: false,
-                phone: Some(Phone {
-                    number: PhoneNumber::from_stored("+41791234567".into()),
-                    verified: false,
-                    code: Some(PendingCode {
-                        sequence: 3,
-                        hash: "h".into(),
-                        created_at: DateTime::<Utc>::UNIX_EPOCH,
-                        expires_at: DateTime::<Utc>::UNIX_EPOCH,
-                        attempts: 0,
-                        delivery: Delivery::Pending,
-                    }),
-                }),
-                last_sms_at: None,
-            }),
-            sequence: 3,
-            created_at: DateTime::<Utc>::UNIX_EPOCH,
-            changed_at: DateTime::<Utc>::UNIX_EPOCH,
-        });
-        row.code_expires_at = None;
-        assert!(matches!(
-            row.into_user(),
-            Err(StoreError::Corrupt("users.code_expires_at"))
-        ));
-    }
-}
+#[path = "rows_tests.rs"]
+mod tests;

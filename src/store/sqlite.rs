@@ -3,26 +3,35 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Pool, Sqlite};
+use sqlx::Sqlite;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult,
+    SqliteSynchronous,
+};
 
 use super::StoreError;
-use super::sql::store_impl;
+use super::queries;
+use super::sql_store::{Backend, SqlStore};
 use super::writer::Writer;
 
 /// How long a writer waits for SQLite's single write lock before giving up (answered as 14 UNAVAILABLE).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-pub struct SqliteStore {
-    writer: Writer,
-    pool: Pool<Sqlite>,
-    /// The writer's own connections.
-    write_pool: Pool<Sqlite>,
+pub type SqliteStore = SqlStore<Sqlite>;
+
+impl Backend for Sqlite {
+    const BACKEND: &'static str = "sqlite";
+    const BEGIN_WRITE: &'static str = queries::BEGIN_WRITE_SQLITE;
+    const CLAIM_JOBS: &'static str = queries::CLAIM_JOBS_SQLITE;
+    // `BEGIN IMMEDIATE` already holds the only write lock.
+    const LOCK_EVENTS: Option<&'static str> = None;
+
+    fn rows_affected(result: &SqliteQueryResult) -> u64 {
+        result.rows_affected()
+    }
 }
 
 impl SqliteStore {
-    pub const BACKEND: &'static str = "sqlite";
-
     pub async fn connect(
         url: &str,
         max_connections: u32,
@@ -45,9 +54,9 @@ impl SqliteStore {
             .await?;
         let migrated = sqlx::migrate!("./migrations/sqlite").run(&pool).await;
         drop(lock);
-        migrated.map_err(|e| StoreError::Internal(Box::new(e)))?;
-        // The writer has a connection of its own, so it never queues behind readers for one. (An in-memory
-        // database exists once per pool, so there it shares the readers' pool.)
+        migrated.map_err(|e| StoreError::failed("migration failed", e))?;
+        // The writer has a connection of its own. (An in-memory database exists once per pool, so there it
+        // shares the readers' pool.)
         let write_pool = if options_path(url).is_some() {
             SqlitePoolOptions::new()
                 .max_connections(1)
@@ -82,18 +91,8 @@ fn migration_lock(db: Option<&std::path::Path>) -> Result<Option<std::fs::File>,
         .truncate(false)
         .write(true)
         .open(&name)
-        .map_err(|e| StoreError::Internal(Box::new(e)))?;
-    file.lock().map_err(|e| StoreError::Internal(Box::new(e)))?;
+        .map_err(|e| StoreError::failed("cannot open migration lock", e))?;
+    file.lock()
+        .map_err(|e| StoreError::failed("cannot take migration lock", e))?;
     Ok(Some(file))
 }
-
-// Writers take SQLite's write lock up front: a deferred transaction that reads first could not upgrade
-// once another connection committed, and would fail instead of waiting.
-store_impl!(
-    SqliteStore,
-    Sqlite,
-    "BEGIN IMMEDIATE",
-    "UPDATE sms_jobs SET locked_until = $1 WHERE id IN (SELECT id FROM sms_jobs WHERE state = 'pending' \
-     AND next_attempt_at <= $2 AND locked_until <= $2 ORDER BY next_attempt_at LIMIT $3)",
-    ""
-);

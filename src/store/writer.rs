@@ -118,7 +118,6 @@ impl StoreError {
             StoreError::Conflict => StoreError::Conflict,
             StoreError::QuotaExceeded => StoreError::QuotaExceeded,
             StoreError::LeaseLost => StoreError::LeaseLost,
-            StoreError::Corrupt(column) => StoreError::Corrupt(column),
             StoreError::Unavailable(e) => StoreError::Unavailable(e.to_string().into()),
             StoreError::Internal(e) => StoreError::Internal(e.to_string().into()),
         }

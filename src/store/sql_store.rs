@@ -1,0 +1,302 @@
+//! The `Store` both backends share: one generic implementation over a sqlx database, so that SQLite and
+//! Postgres run the same statements from `queries` and differ only where `Backend` says.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::{Encode, Executor, FromRow, IntoArguments, Pool, Type};
+
+use super::rows::{
+    EventRow, InstanceRow, JobRow, MembershipRow, OrgRow, PatRow, UserRow, from_micros, job_counts,
+    micros,
+};
+use super::writer::Writer;
+use super::{
+    Commit, InstanceInfo, JobCounts, PatRecord, Projections, RebuildFold, SmsJob, Store,
+    StoreError, queries,
+};
+use crate::domain::events::{INSTANCE_ID, StoredEvent};
+use crate::domain::ids::{OrgId, UserId};
+use crate::domain::org::{Membership, Org};
+use crate::domain::user::User;
+
+/// What differs between the databases the store runs on.
+pub trait Backend: sqlx::Database {
+    /// The name `Store::backend` reports.
+    const BACKEND: &'static str;
+    /// Opens a transaction that writes.
+    const BEGIN_WRITE: &'static str;
+    /// Leases due jobs: `CLAIM_JOBS_*` in `queries`.
+    const CLAIM_JOBS: &'static str;
+    /// Run first in a rebuild to keep appends out, where `BEGIN_WRITE` does not already.
+    const LOCK_EVENTS: Option<&'static str>;
+
+    fn rows_affected(result: &Self::QueryResult) -> u64;
+}
+
+/// A `Store` on the database `DB`.
+pub struct SqlStore<DB: Backend> {
+    pub(super) pool: Pool<DB>,
+    /// The writer's own connections, so it never queues behind readers for one.
+    pub(super) write_pool: Pool<DB>,
+    pub(super) writer: Writer,
+}
+
+#[async_trait]
+impl<DB> Store for SqlStore<DB>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
+    for<'q> bool: Encode<'q, DB> + Type<DB>,
+    for<'r> (i64,): FromRow<'r, DB::Row>,
+    for<'r> (Option<i64>,): FromRow<'r, DB::Row>,
+    for<'r> (String,): FromRow<'r, DB::Row>,
+    for<'r> (String, i64): FromRow<'r, DB::Row>,
+    for<'r> UserRow: FromRow<'r, DB::Row>,
+    for<'r> OrgRow: FromRow<'r, DB::Row>,
+    for<'r> MembershipRow: FromRow<'r, DB::Row>,
+    for<'r> PatRow: FromRow<'r, DB::Row>,
+    for<'r> InstanceRow: FromRow<'r, DB::Row>,
+    for<'r> EventRow: FromRow<'r, DB::Row>,
+    for<'r> JobRow: FromRow<'r, DB::Row>,
+{
+    fn backend(&self) -> &'static str {
+        DB::BACKEND
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query(queries::PING).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn instance(&self) -> Result<Option<InstanceInfo>, StoreError> {
+        let row: Option<InstanceRow> = sqlx::query_as(queries::SELECT_INSTANCE)
+            .bind(INSTANCE_ID)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(Into::into))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %id))]
+    async fn user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
+        let row: Option<UserRow> = sqlx::query_as(queries::SELECT_USER)
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(UserRow::into_user).transpose()
+    }
+
+    // The username is left out of the span: it may be an email address or a phone number.
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn username_taken(&self, username: &str) -> Result<bool, StoreError> {
+        let (n,): (i64,) = sqlx::query_as(queries::COUNT_USERNAME)
+            .bind(username)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n > 0)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(org_id = %id))]
+    async fn org(&self, id: &OrgId) -> Result<Option<Org>, StoreError> {
+        let row: Option<OrgRow> = sqlx::query_as(queries::SELECT_ORG)
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(OrgRow::into_org).transpose()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn org_name_taken(&self, name: &str) -> Result<bool, StoreError> {
+        let (n,): (i64,) = sqlx::query_as(queries::COUNT_ORG_NAME)
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n > 0)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user_id))]
+    async fn memberships(&self, user_id: &UserId) -> Result<Vec<Membership>, StoreError> {
+        let rows: Vec<MembershipRow> = sqlx::query_as(queries::SELECT_MEMBERSHIPS_OF_USER)
+            .bind(user_id.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(MembershipRow::into_membership)
+            .collect()
+    }
+
+    // The token id is left out of the span, as everything about a credential is.
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn pat(&self, token_id: &str) -> Result<Option<PatRecord>, StoreError> {
+        let row: Option<PatRow> = sqlx::query_as(queries::SELECT_PAT)
+            .bind(token_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(PatRow::into_pat).transpose()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(
+        events = commit.events.len(),
+        users = commit.users.len(),
+        jobs = commit.jobs.len(),
+        job_updates = commit.job_updates.len(),
+    ))]
+    async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
+        self.writer.commit(commit).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(name = name))]
+    async fn secret(
+        &self,
+        name: &str,
+        candidate: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, StoreError> {
+        sqlx::query(queries::INSERT_SECRET)
+            .bind(name)
+            .bind(candidate)
+            .bind(micros(now))
+            .execute(&self.pool)
+            .await?;
+        let (value,): (String,) = sqlx::query_as(queries::SELECT_SECRET)
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(value)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(aggregate_id = aggregate_id))]
+    async fn events(&self, aggregate_id: &str) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows: Vec<EventRow> = sqlx::query_as(queries::SELECT_EVENTS_OF_AGGREGATE)
+            .bind(aggregate_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(EventRow::into_event).collect()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(aggregate_id = aggregate_id))]
+    async fn last_sequence(&self, aggregate_id: &str) -> Result<i64, StoreError> {
+        let (last,): (Option<i64>,) = sqlx::query_as(queries::LAST_SEQUENCE)
+            .bind(aggregate_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(last.unwrap_or(0))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(limit = limit))]
+    async fn claim_jobs(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<SmsJob>, StoreError> {
+        let rows: Vec<JobRow> = sqlx::query_as(DB::CLAIM_JOBS)
+            .bind(micros(lease_until))
+            .bind(micros(now))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(JobRow::into_job).collect()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn job_counts(&self) -> Result<JobCounts, StoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(queries::COUNT_JOBS_BY_STATE)
+            .fetch_all(&self.pool)
+            .await?;
+        job_counts(rows)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn next_job_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let (due,): (Option<i64>,) = sqlx::query_as(queries::NEXT_JOB_DUE)
+            .fetch_one(&self.pool)
+            .await?;
+        due.map(|t| from_micros(t, "sms_jobs.next_attempt_at"))
+            .transpose()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn projections(&self) -> Result<Projections, StoreError> {
+        let users: Vec<UserRow> = sqlx::query_as(queries::SELECT_USERS)
+            .fetch_all(&self.pool)
+            .await?;
+        let orgs: Vec<OrgRow> = sqlx::query_as(queries::SELECT_ORGS)
+            .fetch_all(&self.pool)
+            .await?;
+        let memberships: Vec<MembershipRow> = sqlx::query_as(queries::SELECT_MEMBERSHIPS)
+            .fetch_all(&self.pool)
+            .await?;
+        let pats: Vec<PatRow> = sqlx::query_as(queries::SELECT_PATS)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(Projections {
+            pats: pats
+                .into_iter()
+                .map(PatRow::into_pat)
+                .collect::<Result<_, _>>()?,
+            instance: self.instance().await?,
+            orgs: orgs
+                .into_iter()
+                .map(OrgRow::into_org)
+                .collect::<Result<_, _>>()?,
+            users: users
+                .into_iter()
+                .map(UserRow::into_user)
+                .collect::<Result<_, _>>()?,
+            memberships: memberships
+                .into_iter()
+                .map(MembershipRow::into_membership)
+                .collect::<Result<_, _>>()?,
+        }
+        .sorted())
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn rebuild_projections(&self, fold: &RebuildFold) -> Result<usize, StoreError> {
+        let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
+        if let Some(lock) = DB::LOCK_EVENTS {
+            sqlx::query(lock).execute(&mut *tx).await?;
+        }
+        let rows: Vec<EventRow> = sqlx::query_as(queries::SELECT_ALL_EVENTS)
+            .fetch_all(&mut *tx)
+            .await?;
+        let events = rows
+            .into_iter()
+            .map(EventRow::into_event)
+            .collect::<Result<Vec<_>, _>>()?;
+        let projections = fold(&events).map_err(StoreError::internal)?;
+        for clear in queries::CLEAR_PROJECTIONS {
+            sqlx::query(clear).execute(&mut *tx).await?;
+        }
+        if let Some(i) = &projections.instance {
+            Self::insert_instance(&mut tx, i).await?;
+        }
+        for o in &projections.orgs {
+            Self::upsert_org(&mut tx, o).await?;
+        }
+        for u in &projections.users {
+            Self::upsert_user(&mut tx, u).await?;
+        }
+        for m in &projections.memberships {
+            Self::upsert_membership(&mut tx, m).await?;
+        }
+        for p in &projections.pats {
+            Self::insert_pat(&mut tx, p).await?;
+        }
+        tx.commit().await?;
+        Ok(events.len())
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn close(&self) {
+        self.pool.close().await;
+        self.write_pool.close().await;
+    }
+}
