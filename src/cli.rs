@@ -60,7 +60,8 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Token { user_id, ttl } => {
-            let ttl = ttl.unwrap_or(config.auth.token_ttl_secs);
+            let ttl =
+                ttl.unwrap_or(i64::try_from(config.auth.token_ttl.as_secs()).unwrap_or(i64::MAX));
             let max = i64::try_from(crate::config::TEN_YEARS).unwrap_or(i64::MAX);
             anyhow::ensure!(
                 (1..=max).contains(&ttl),

@@ -22,6 +22,15 @@ pub enum CryptoError {
     Store(#[from] StoreError),
 }
 
+impl From<crate::auth::keys::KeyError> for CryptoError {
+    fn from(e: crate::auth::keys::KeyError) -> Self {
+        match e {
+            crate::auth::keys::KeyError::Generation => CryptoError::KeyGeneration,
+            crate::auth::keys::KeyError::Unreadable => CryptoError::BadKey("signing key"),
+        }
+    }
+}
+
 pub fn random_bytes(n: usize) -> Result<Vec<u8>, CryptoError> {
     let mut buf = vec![0u8; n];
     aws_lc_rs::rand::fill(&mut buf).map_err(|_| CryptoError::KeyGeneration)?;

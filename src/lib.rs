@@ -18,7 +18,6 @@ pub mod store;
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration as StdDuration;
 
 use anyhow::Context;
 use axum::Router;
@@ -51,7 +50,7 @@ pub async fn build_services(
     let store = store::connect(
         &url,
         config.database.max_connections,
-        StdDuration::from_secs(config.database.acquire_timeout_secs),
+        config.database.acquire_timeout,
     )
     .await
     .with_context(|| format!("cannot open database {}", config::redact_url(&url)))?;
@@ -64,7 +63,7 @@ pub async fn build_services(
         key,
         config.auth.issuer.clone(),
         config.auth.audience.clone(),
-        config.auth.leeway_secs,
+        config.auth.leeway,
     );
     let services = Arc::new(Services::new(
         store,
@@ -110,7 +109,7 @@ pub async fn ensure_admin_token(services: &Services) -> anyhow::Result<std::path
         .context("the database has no bootstrap admin")?;
     let token = services.mint_token(
         &instance.admin_user_id,
-        Duration::seconds(services.config.auth.admin_token_ttl_secs),
+        Duration::from_std(services.config.auth.admin_token_ttl).unwrap_or(Duration::MAX),
     )?;
     write_secret_file(&path, &token)?;
     Ok(path)

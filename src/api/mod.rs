@@ -13,8 +13,6 @@ mod v1_phone;
 pub mod v2_org;
 pub mod v2_user;
 
-use std::time::Duration;
-
 use axum::Router;
 use axum::routing::post;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -131,7 +129,7 @@ fn v2beta() -> Router<AppState> {
 
 pub fn router(state: AppState) -> Router {
     let (api, doc) = documented().split_for_parts();
-    let timeout = Duration::from_secs(state.config.http.request_timeout_secs);
+    let timeout = state.config.http.request_timeout;
     let body_limit = state.config.http.max_body_bytes;
     let app = api
         .merge(v2beta())

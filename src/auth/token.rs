@@ -60,12 +60,17 @@ pub struct TokenService {
 }
 
 impl TokenService {
-    pub fn new(key: SigningKey, issuer: String, audience: String, leeway_secs: u64) -> Self {
+    pub fn new(
+        key: SigningKey,
+        issuer: String,
+        audience: String,
+        leeway: std::time::Duration,
+    ) -> Self {
         Self {
             key,
             issuer,
             audience,
-            leeway: Duration::seconds(i64::try_from(leeway_secs).unwrap_or(i64::MAX / 1000)),
+            leeway: Duration::from_std(leeway).unwrap_or(Duration::MAX),
             proven: TokenCache::default(),
         }
     }
@@ -193,7 +198,12 @@ mod tests {
 
     fn service() -> TokenService {
         let key = SigningKey::from_pkcs8(&super::super::keys::generate_pkcs8().unwrap()).unwrap();
-        TokenService::new(key, "iss".into(), "aud".into(), 5)
+        TokenService::new(
+            key,
+            "iss".into(),
+            "aud".into(),
+            std::time::Duration::from_secs(5),
+        )
     }
 
     fn now() -> DateTime<Utc> {

@@ -7,8 +7,17 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::Rng;
 
+use serde::Deserialize;
+
 use super::DomainError;
-use crate::config::Alphabet;
+
+/// The characters codes are made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Alphabet {
+    Digits,
+    Alphanumeric,
+}
 
 const DIGITS: &[u8] = b"0123456789";
 /// ZITADEL's default alphabet for SMS codes: upper-case letters and digits.

@@ -3,7 +3,17 @@
 //! Placeholders are `{{code}}` (required in every template, checked at start-up) and `{{minutes}}`. Any other
 //! `{{name}}` is refused at start-up too, so a typo never reaches a user as literal braces.
 
-use crate::config::TemplateConfig;
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// The SMS text: `default`, or the entry of `languages` that matches the user's preferred language.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TemplateConfig {
+    pub default: String,
+    #[serde(default)]
+    pub languages: BTreeMap<String, String>,
+}
 
 const CODE: &str = "code";
 const MINUTES: &str = "minutes";
@@ -102,8 +112,6 @@ fn substitute(template: &str, value: impl Fn(&str) -> Option<String>) -> String 
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
 
     fn config() -> TemplateConfig {

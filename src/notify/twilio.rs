@@ -43,7 +43,7 @@ struct TwilioMessage {
 
 impl TwilioProvider {
     pub fn new(config: &TwilioConfig) -> Result<Self, String> {
-        let timeout = Duration::from_secs(config.timeout_secs);
+        let timeout = config.timeout;
         let mut messages_url = Url::parse(&config.base_url)
             .map_err(|e| format!("sms.twilio.base_url is not a URL: {e}"))?;
         messages_url

@@ -71,7 +71,7 @@ struct Args<'a> {
 
 impl WebhookProvider {
     pub fn new(config: &WebhookConfig, clock: Arc<dyn Clock>) -> Result<Self, String> {
-        let timeout = Duration::from_secs(config.timeout_secs);
+        let timeout = config.timeout;
         let secret = config.signing_key.expose_secret();
         Ok(Self {
             client: http_client(timeout)?,

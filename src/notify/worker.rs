@@ -17,7 +17,7 @@ use crate::store::{JobState, JobUpdate, SmsJob, StoreError};
 const SYSTEM_CREATOR: &str = "SYSTEM";
 
 /// How long a leased job is hidden from other workers; longer than any provider call
-/// (`config::MAX_SMS_TIMEOUT_SECS`).
+/// (`config::MAX_SMS_TIMEOUT`).
 const LEASE: i64 = 60;
 /// Jobs leased per round, at most: fewer when the provider is slow (see `batch_size`).
 const BATCH: i64 = 16;

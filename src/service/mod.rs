@@ -126,9 +126,7 @@ impl Services {
         let plain = self.codes.generate(&mut rand::rng());
         let issued = IssuedCode {
             hash: self.hasher.hash(&plain),
-            expiry: Duration::seconds(
-                i64::try_from(self.config.code.expiry_secs).unwrap_or(i64::MAX / 1_000_000_000),
-            ),
+            expiry: Duration::from_std(self.config.code.expiry).unwrap_or(Duration::MAX),
             returned,
         };
         (plain, issued)
@@ -136,9 +134,7 @@ impl Services {
 
     /// The wait between two SMS codes for one user (zero: no cooldown).
     pub(crate) fn resend_cooldown(&self) -> Duration {
-        Duration::seconds(
-            i64::try_from(self.config.limits.resend_cooldown_secs).unwrap_or(i64::MAX / 1000),
-        )
+        Duration::from_std(self.config.limits.resend_cooldown).unwrap_or(Duration::MAX)
     }
 
     pub(crate) fn sms_available(&self) -> Result<()> {

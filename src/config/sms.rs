@@ -1,0 +1,117 @@
+//! The SMS provider settings, and the checks that the active provider's are complete.
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use super::TemplateConfig;
+use super::validate::{ConfigError, invalid};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmsProviderKind {
+    None,
+    Log,
+    Webhook,
+    Twilio,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SmsConfig {
+    pub provider: SmsProviderKind,
+    pub max_attempts: u32,
+    pub webhook: WebhookConfig,
+    pub twilio: TwilioConfig,
+    pub template: TemplateConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebhookConfig {
+    pub url: String,
+    pub signing_key: SecretString,
+    #[serde(rename = "timeout_secs", deserialize_with = "super::seconds::read")]
+    pub timeout: Duration,
+    /// `contextInfo.provider.id` in the body, as ZITADEL names its SMS provider configuration.
+    pub provider_id: String,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TwilioConfig {
+    pub base_url: String,
+    pub account_sid: String,
+    pub auth_token: SecretString,
+    pub from: String,
+    pub messaging_service_sid: String,
+    #[serde(rename = "timeout_secs", deserialize_with = "super::seconds::read")]
+    pub timeout: Duration,
+}
+
+/// A provider call may not take longer: the worker's lease on a job (60 s) must outlast every call, or a second
+/// worker could pick the job up while the first is still sending it.
+pub const MAX_SMS_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl SmsConfig {
+    /// The active provider's settings are complete, its timeout fits the worker's lease, and every message
+    /// template can be rendered.
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        match self.provider {
+            SmsProviderKind::Webhook => {
+                if self.webhook.url.is_empty() {
+                    return Err(invalid(
+                        "sms.webhook.url",
+                        "is required when sms.provider is webhook",
+                    ));
+                }
+                if !is_http_url(&self.webhook.url) {
+                    return Err(invalid(
+                        "sms.webhook.url",
+                        "must start with http:// or https://",
+                    ));
+                }
+                check_timeout("sms.webhook.timeout_secs", self.webhook.timeout)?;
+            }
+            SmsProviderKind::Twilio => {
+                if self.twilio.account_sid.is_empty()
+                    || self.twilio.auth_token.expose_secret().is_empty()
+                {
+                    return Err(invalid(
+                        "sms.twilio",
+                        "account_sid and auth_token are required when sms.provider is twilio",
+                    ));
+                }
+                if self.twilio.from.is_empty() && self.twilio.messaging_service_sid.is_empty() {
+                    return Err(invalid(
+                        "sms.twilio.from",
+                        "a sender number (or sms.twilio.messaging_service_sid) is required when sms.provider is twilio",
+                    ));
+                }
+                if !is_http_url(&self.twilio.base_url) {
+                    return Err(invalid(
+                        "sms.twilio.base_url",
+                        "must start with http:// or https://",
+                    ));
+                }
+                check_timeout("sms.twilio.timeout_secs", self.twilio.timeout)?;
+            }
+            SmsProviderKind::None | SmsProviderKind::Log => {}
+        }
+        crate::notify::template::check(&self.template).map_err(|(key, reason)| invalid(key, reason))
+    }
+}
+
+fn is_http_url(url: &str) -> bool {
+    url.starts_with("http://") || url.starts_with("https://")
+}
+
+fn check_timeout(key: &'static str, timeout: Duration) -> Result<(), ConfigError> {
+    if (Duration::from_secs(1)..=MAX_SMS_TIMEOUT).contains(&timeout) {
+        Ok(())
+    } else {
+        Err(invalid(
+            key,
+            format!("must be between 1 and {}", MAX_SMS_TIMEOUT.as_secs()),
+        ))
+    }
+}
