@@ -26,13 +26,23 @@ impl Services {
                 )));
             }
         }
-        match self.store.user(&user_id).await? {
-            Some(user) if user.can_authenticate() => Ok(Caller {
-                user_id: user.id,
-                org_id: user.org_id,
+        match self.store.user_with_memberships(&user_id).await? {
+            Some((user, memberships)) if user.can_authenticate() => Ok(Caller {
+                user_id: user.id.clone(),
+                org_id: user.org_id.clone(),
+                memberships,
+                row: user,
             }),
             _ => Err(not_active()),
         }
+    }
+
+    /// A user by id; the caller's own row when it asks about itself (read moments ago, when it authenticated).
+    pub(crate) async fn user_for(&self, caller: &Caller, user_id: &str) -> Result<User> {
+        if caller.user_id == *user_id {
+            return Ok(caller.row.clone());
+        }
+        self.load_user(user_id).await
     }
 
     /// The org a call acts in: the one named by `x-zitadel-orgid` (which must exist), else the caller's own.
@@ -53,8 +63,7 @@ impl Services {
         permission: &str,
         org_id: &OrgId,
     ) -> Result<()> {
-        let memberships = self.store.memberships(&caller.user_id).await?;
-        if self.roles.allows(&memberships, permission, org_id) {
+        if self.roles.allows(&caller.memberships, permission, org_id) {
             Ok(())
         } else {
             Err(DomainError::PermissionDenied.into())
@@ -66,8 +75,10 @@ impl Services {
         caller: &Caller,
         permission: &str,
     ) -> Result<()> {
-        let memberships = self.store.memberships(&caller.user_id).await?;
-        if self.roles.allows_instance_wide(&memberships, permission) {
+        if self
+            .roles
+            .allows_instance_wide(&caller.memberships, permission)
+        {
             Ok(())
         } else {
             Err(DomainError::PermissionDenied.into())
@@ -86,8 +97,7 @@ impl Services {
         if target.is_empty() {
             return Ok(());
         }
-        let own = self.store.memberships(&caller.user_id).await?;
-        if self.roles.covers(&own, &target, permission) {
+        if self.roles.covers(&caller.memberships, &target, permission) {
             Ok(())
         } else {
             Err(DomainError::PermissionDenied.into())

@@ -23,6 +23,7 @@ use crate::domain::DomainError;
 use crate::domain::clock::Clock;
 use crate::domain::code::{CodeGenerator, CodeHasher, PlainCode};
 use crate::domain::ids::{IdGenerator, OrgId, UserId};
+use crate::domain::org::Membership;
 use crate::domain::permission::RoleTable;
 use crate::domain::user::{IssuedCode, User};
 use crate::store::Store;
@@ -41,6 +42,10 @@ pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
 pub struct Caller {
     pub user_id: UserId,
     pub org_id: OrgId,
+    /// The caller's roles, read with its user row when it authenticated.
+    pub(crate) memberships: Vec<Membership>,
+    /// The caller's own row as authentication read it: what a self-service command decides on first.
+    pub(crate) row: User,
 }
 
 /// The result of a write: the user as it is now (for the details object) and whether the write created it.

@@ -129,11 +129,14 @@ impl Services {
         target: &Target,
         decide: impl Fn(&User) -> Result<Decision<T>>,
     ) -> Result<(User, T)> {
+        // Acting on oneself, the first round decides on the row authentication just read.
+        let own = (target.user_id == caller.user_id && target.org_id == caller.row.org_id)
+            .then(|| caller.row.clone());
         self.execute_on_user(
             caller.user_id.as_str(),
             &target.user_id,
             Some(&target.org_id),
-            None,
+            own,
             decide,
         )
         .await
@@ -227,7 +230,7 @@ impl Services {
         access: Access,
     ) -> Result<User> {
         self.context_org(caller, org_header).await?;
-        let user = self.load_user(user_id).await?;
+        let user = self.user_for(caller, user_id).await?;
         user.live_human()?;
         match access {
             Access::Anyone => {}

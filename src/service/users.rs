@@ -235,8 +235,8 @@ impl Services {
     }
 
     /// A user that exists and was not removed; what the reads and v2 user commands act on.
-    async fn existing_user(&self, user_id: &str) -> Result<User> {
-        let user = self.load_user(user_id).await?;
+    async fn existing_user(&self, caller: &Caller, user_id: &str) -> Result<User> {
+        let user = self.user_for(caller, user_id).await?;
         if user.state == UserState::Removed {
             return Err(DomainError::UserNotFound.into());
         }
@@ -250,13 +250,13 @@ impl Services {
         user_id: &str,
     ) -> Result<User> {
         self.context_org(caller, org_header).await?;
-        let user = self.existing_user(user_id).await?;
+        let user = self.existing_user(caller, user_id).await?;
         self.require_unless_self(caller, &user, USER_READ).await?;
         Ok(user)
     }
 
     pub async fn me(&self, caller: &Caller) -> Result<User> {
-        self.existing_user(caller.user_id.as_str()).await
+        self.existing_user(caller, caller.user_id.as_str()).await
     }
 
     async fn user_lifecycle(
@@ -268,7 +268,7 @@ impl Services {
         decide: impl Fn(&User) -> std::result::Result<Vec<UserEvent>, DomainError>,
     ) -> Result<Written> {
         self.context_org(caller, org_header).await?;
-        let checked = self.existing_user(user_id).await?;
+        let checked = self.existing_user(caller, user_id).await?;
         self.require_unless_self(caller, &checked, permission)
             .await?;
         if caller.user_id != checked.id {

@@ -126,6 +126,11 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StoreError>;
     async fn instance(&self) -> Result<Option<InstanceInfo>, StoreError>;
     async fn user(&self, id: &UserId) -> Result<Option<User>, StoreError>;
+    /// A user and its memberships, read together: what authenticating a caller needs.
+    async fn user_with_memberships(
+        &self,
+        id: &UserId,
+    ) -> Result<Option<(User, Vec<Membership>)>, StoreError>;
     /// True when a user that was not removed has this username (case-insensitive).
     async fn username_taken(&self, username: &str) -> Result<bool, StoreError>;
     async fn org(&self, id: &OrgId) -> Result<Option<Org>, StoreError>;

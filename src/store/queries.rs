@@ -34,6 +34,14 @@ pub(crate) const INSERT_INSTANCE: &str =
 pub(crate) const SELECT_USER: &str =
     concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
 
+/// A user with its memberships in one round trip (one row per membership; none: NULLs), for authentication.
+pub(crate) const SELECT_USER_WITH_MEMBERSHIPS: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    ", scope AS membership_scope, roles AS membership_roles FROM users \
+     LEFT JOIN memberships ON memberships.user_id = users.id WHERE users.id = $1"
+);
+
 pub(crate) const SELECT_USERS: &str = concat!("SELECT ", user_columns!(), " FROM users");
 
 // COUNT(*) is BIGINT on both backends (a bare `1` is INT4 on Postgres).

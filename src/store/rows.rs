@@ -186,6 +186,39 @@ impl OrgRow {
     }
 }
 
+/// A user row joined with one of its memberships (both NULL when it has none).
+#[derive(Debug, FromRow)]
+pub(crate) struct UserMembershipRow {
+    #[sqlx(flatten)]
+    pub user: UserRow,
+    pub membership_scope: Option<String>,
+    pub membership_roles: Option<String>,
+}
+
+impl UserMembershipRow {
+    /// The user of the first row, and the memberships of all rows.
+    pub fn fold(rows: Vec<Self>) -> Result<Option<(User, Vec<Membership>)>, StoreError> {
+        let mut memberships = Vec::with_capacity(rows.len());
+        let mut user = None;
+        for row in rows {
+            if let (Some(scope), Some(roles)) = (row.membership_scope, row.membership_roles) {
+                memberships.push(
+                    MembershipRow {
+                        user_id: row.user.id.clone(),
+                        scope,
+                        roles,
+                    }
+                    .into_membership()?,
+                );
+            }
+            if user.is_none() {
+                user = Some(row.user.into_user()?);
+            }
+        }
+        Ok(user.map(|u| (u, memberships)))
+    }
+}
+
 #[derive(Debug, FromRow)]
 pub(crate) struct MembershipRow {
     pub user_id: String,

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{Encode, Executor, FromRow, IntoArguments, Pool, Type};
 
 use super::rows::{
-    EventRow, InstanceRow, JobRow, MembershipRow, OrgRow, PatRow, UserRow, from_micros, job_counts,
-    micros,
+    EventRow, InstanceRow, JobRow, MembershipRow, OrgRow, PatRow, UserMembershipRow, UserRow,
+    from_micros, job_counts, micros,
 };
 use super::writer::Writer;
 use super::{
@@ -59,6 +59,7 @@ where
     for<'r> UserRow: FromRow<'r, DB::Row>,
     for<'r> OrgRow: FromRow<'r, DB::Row>,
     for<'r> MembershipRow: FromRow<'r, DB::Row>,
+    for<'r> UserMembershipRow: FromRow<'r, DB::Row>,
     for<'r> PatRow: FromRow<'r, DB::Row>,
     for<'r> InstanceRow: FromRow<'r, DB::Row>,
     for<'r> EventRow: FromRow<'r, DB::Row>,
@@ -90,6 +91,18 @@ where
             .fetch_optional(&self.pool)
             .await?;
         row.map(UserRow::into_user).transpose()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %id))]
+    async fn user_with_memberships(
+        &self,
+        id: &UserId,
+    ) -> Result<Option<(User, Vec<Membership>)>, StoreError> {
+        let rows: Vec<UserMembershipRow> = sqlx::query_as(queries::SELECT_USER_WITH_MEMBERSHIPS)
+            .bind(id.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        UserMembershipRow::fold(rows)
     }
 
     // The username is left out of the span: it may be an email address or a phone number.
