@@ -154,20 +154,14 @@ async fn inactive_deleted_and_unknown_users_lose_access(b: Backend) -> Result<()
     let token = app.token_for(&id);
     let r = app.get("/auth/v1/users/me").by(&token).send().await;
     check_eq!(r.ok()?["user"]["userName"], json!("ada"));
-    app.post(&format!("/v2/users/{id}/deactivate"))
-        .send()
-        .await
-        .ok()?;
+    app.deactivate(&id).send().await.ok()?;
     assert_unauthenticated(
         &app.get("/auth/v1/users/me").by(&token).send().await,
         "Token is invalid",
     )?;
-    app.post(&format!("/v2/users/{id}/reactivate"))
-        .send()
-        .await
-        .ok()?;
+    app.reactivate(&id).send().await.ok()?;
     app.get("/auth/v1/users/me").by(&token).send().await.ok()?;
-    app.delete(&format!("/v2/users/{id}")).send().await.ok()?;
+    app.delete_user(&id).send().await.ok()?;
     assert_unauthenticated(
         &app.get("/auth/v1/users/me").by(&token).send().await,
         "Token is invalid",

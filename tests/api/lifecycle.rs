@@ -54,21 +54,13 @@ async fn restart_keeps_everything_and_continues_sequences(b: Backend) -> Result<
         app.get("/oauth/v2/keys").anonymous().send().await.body,
         jwks_before
     );
-    let r = app
-        .post(&format!("/v2/users/{id}/phone/resend"))
-        .json(json!({"returnCode": {}}))
-        .send()
-        .await;
+    let r = app.resend(&id).return_code().send().await;
     check_eq!(r.sequence()?, 4);
     let code = r.body["verificationCode"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    let r = app
-        .post(&format!("/v2/users/{id}/phone/verify"))
-        .json(json!({"verificationCode": code}))
-        .send()
-        .await;
+    let r = app.verify(&id, &code).send().await;
     check_eq!(r.sequence()?, 5);
     let sequences: Vec<i64> = app
         .services
@@ -86,11 +78,7 @@ async fn codes_are_never_stored_or_logged_in_clear(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
     let id = app.human("ada").await?;
     // A code that went out by SMS and one that was returned.
-    app.post(&format!("/v2/users/{id}/phone"))
-        .json(json!({"phone": PHONE_A}))
-        .send()
-        .await
-        .ok()?;
+    app.set_phone(&id, PHONE_A).send().await.ok()?;
     let queued = app
         .services
         .store
@@ -158,40 +146,18 @@ async fn rebuilt_projections_equal_the_live_ones(b: Backend) -> Result<()> {
     // A history touching every projection and every kind of event.
     let org = app.org("Acme").await?;
     let (ada, code) = app.with_pending_code("ada", PHONE_A).await?;
-    app.post(&format!("/v2/users/{ada}/phone/verify"))
-        .json(json!({"verificationCode": "000"}))
-        .send()
-        .await;
-    app.post(&format!("/v2/users/{ada}/phone/verify"))
-        .json(json!({"verificationCode": code}))
-        .send()
-        .await
-        .ok()?;
+    app.verify(&ada, "000").send().await;
+    app.verify(&ada, &code).send().await.ok()?;
     let bob = app.human_in(&org, "bob").await?;
     app.grant_org_role(&org, &bob, "ORG_USER_MANAGER").await?;
-    app.post("/admin/v1/members")
-        .json(json!({"userId": bob, "roles": ["IAM_OWNER_VIEWER"]}))
-        .send()
-        .await
-        .ok()?;
-    app.post(&format!("/v2/users/{bob}/phone"))
-        .json(json!({"phone": PHONE_A}))
-        .send()
-        .await
-        .ok()?;
+    app.grant_iam_role(&bob, "IAM_OWNER_VIEWER").await?;
+    app.set_phone(&bob, PHONE_A).send().await.ok()?;
     app.deliver().await?;
-    app.post(&format!("/v2/users/{bob}/phone/resend"))
-        .json(json!({"returnCode": {}}))
-        .send()
-        .await
-        .ok()?;
+    app.resend(&bob).return_code().send().await.ok()?;
     let carl = app.human("carl").await?;
-    app.post(&format!("/v2/users/{carl}/deactivate"))
-        .send()
-        .await
-        .ok()?;
+    app.deactivate(&carl).send().await.ok()?;
     let dora = app.human("dora").await?;
-    app.delete(&format!("/v2/users/{dora}")).send().await.ok()?;
+    app.delete_user(&dora).send().await.ok()?;
     let bot = app.machine("bot").await?;
     let pats = format!("/management/v1/users/{bot}/pats");
     app.post(&pats).send().await.ok()?;
@@ -217,10 +183,6 @@ async fn rebuilt_projections_equal_the_live_ones(b: Backend) -> Result<()> {
     app.services.rebuild_projections().await?;
     check_eq!(app.services.store.projections().await?, live);
     // And the API works on the rebuilt state.
-    app.post(&format!("/v2/users/{bob}/phone/resend"))
-        .json(json!({"returnCode": {}}))
-        .send()
-        .await
-        .ok()?;
+    app.resend(&bob).return_code().send().await.ok()?;
     Ok(())
 }

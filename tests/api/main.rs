@@ -5,6 +5,8 @@
 mod helpers;
 #[path = "../support/server.rs"]
 mod server;
+#[path = "../support/signature.rs"]
+mod signature;
 
 mod auth;
 mod delivery;

@@ -24,50 +24,31 @@ pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
 async fn my_phone_lifecycle(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
     let id = app.human("ada").await?;
-    let me = app.token_for(&id);
+    let token = app.token_for(&id);
+    let me = app.v1_me(&token);
     // No phone yet: an empty phone object, as ZITADEL.
-    let r = app.get("/auth/v1/users/me/phone").by(&me).send().await;
+    let r = me.get_phone().send().await;
     check_eq!(r.ok()?["phone"], json!({}));
     // Set: unverified, code by SMS.
-    app.put("/auth/v1/users/me/phone")
-        .by(&me)
-        .json(json!({"phone": "+41 79 123 45 67"}))
-        .send()
-        .await
-        .ok()?;
+    me.set_phone("+41 79 123 45 67").send().await.ok()?;
     check_eq!(app.deliver().await?, 1);
-    let r = app.get("/auth/v1/users/me/phone").by(&me).send().await;
+    let r = me.get_phone().send().await;
     check_eq!(r.ok()?["phone"], json!({"phone": PHONE_A}));
     // Resend: a second SMS with a new code; verify with the latest.
-    app.post("/auth/v1/users/me/phone/_resend_verification")
-        .by(&me)
-        .json(json!({}))
-        .send()
-        .await
-        .ok()?;
+    me.resend().json_body().send().await.ok()?;
     check_eq!(app.deliver().await?, 1);
     let codes = app.codes_sent_to(PHONE_A);
     check_eq!(codes.len(), 2);
-    app.post("/auth/v1/users/me/phone/_verify")
-        .by(&me)
-        .json(json!({"code": codes[1]}))
-        .send()
-        .await
-        .ok()?;
-    let r = app.get("/auth/v1/users/me/phone").by(&me).send().await;
+    me.verify(&codes[1]).send().await.ok()?;
+    let r = me.get_phone().send().await;
     check_eq!(
         r.ok()?["phone"],
         json!({"phone": PHONE_A, "isPhoneVerified": true})
     );
     check_eq!(r.body["details"]["resourceOwner"], json!(app.org_id));
     // Remove, then remove again.
-    app.delete("/auth/v1/users/me/phone")
-        .by(&me)
-        .send()
-        .await
-        .ok()?;
-    app.delete("/auth/v1/users/me/phone")
-        .by(&me)
+    me.remove_phone().send().await.ok()?;
+    me.remove_phone()
         .send()
         .await
         .err(404, 5, "COMMAND-p6rsc")?;
@@ -91,40 +72,25 @@ async fn my_phone_lifecycle(b: Backend) -> Result<()> {
 async fn my_phone_set_errors(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
     let id = app.human("ada").await?;
-    let me = app.token_for(&id);
+    let token = app.token_for(&id);
+    let me = app.v1_me(&token);
+    me.set_phone("").send().await.err(400, 3, "PHONE-Zt0NV")?;
     app.put("/auth/v1/users/me/phone")
-        .by(&me)
-        .json(json!({"phone": ""}))
-        .send()
-        .await
-        .err(400, 3, "PHONE-Zt0NV")?;
-    app.put("/auth/v1/users/me/phone")
-        .by(&me)
+        .by(&token)
         .json(json!({}))
         .send()
         .await
         .err(400, 3, "PHONE-Zt0NV")?;
-    app.put("/auth/v1/users/me/phone")
-        .by(&me)
-        .json(json!({"phone": "+41 12"}))
+    me.set_phone("+41 12")
         .send()
         .await
         .err(400, 3, "PHONE-so0wa")?;
-    app.put("/auth/v1/users/me/phone")
-        .by(&me)
-        .json(json!({"phone": format!("+41{}", "1".repeat(50))}))
+    me.set_phone(&format!("+41{}", "1".repeat(50)))
         .send()
         .await
         .invalid("Phone")?;
-    app.put("/auth/v1/users/me/phone")
-        .by(&me)
-        .json(json!({"phone": PHONE_A}))
-        .send()
-        .await
-        .ok()?;
-    app.put("/auth/v1/users/me/phone")
-        .by(&me)
-        .json(json!({"phone": "0791234567"}))
+    me.set_phone(PHONE_A).send().await.ok()?;
+    me.set_phone("0791234567")
         .send()
         .await
         .err(400, 9, "COMMAND-wF94r")?;
@@ -135,130 +101,88 @@ async fn my_phone_set_errors(b: Backend) -> Result<()> {
 async fn my_verify_errors(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
     let id = app.human("ada").await?;
-    let me = app.token_for(&id);
-    app.post("/auth/v1/users/me/phone/_verify")
-        .by(&me)
-        .json(json!({"code": ""}))
-        .send()
-        .await
-        .err(400, 3, "COMMAND-wMe9f")?;
+    let token = app.token_for(&id);
+    let me = app.v1_me(&token);
+    me.verify("").send().await.err(400, 3, "COMMAND-wMe9f")?;
     // No code at all.
-    app.post("/auth/v1/users/me/phone/_verify")
-        .by(&me)
-        .json(json!({"code": "123456"}))
+    me.verify("123456")
         .send()
         .await
         .err(404, 5, "COMMAND-Rsj8c")?;
-    app.put("/auth/v1/users/me/phone")
-        .by(&me)
-        .json(json!({"phone": PHONE_A}))
-        .send()
-        .await
-        .ok()?;
+    me.set_phone(PHONE_A).send().await.ok()?;
     app.deliver().await?;
     let code = app.codes_sent_to(PHONE_A).pop().unwrap_or_default();
     let wrong = if code == "000000" { "111111" } else { "000000" };
-    app.post("/auth/v1/users/me/phone/_verify")
-        .by(&me)
-        .json(json!({"code": wrong}))
-        .send()
-        .await
-        .err(400, 3, "COMMAND-sM0cs")?;
+    me.verify(wrong).send().await.err(400, 3, "COMMAND-sM0cs")?;
     check_eq!(
-        app.event_types(&id).await?.last().map(String::as_str),
+        app.last_event(&id).await?.as_deref(),
         Some("user.human.phone.verification.failed")
     );
     app.clock.advance(chrono::Duration::minutes(11));
-    app.post("/auth/v1/users/me/phone/_verify")
-        .by(&me)
-        .json(json!({"code": code}))
-        .send()
-        .await
-        .err(400, 3, "COMMAND-sM0cs")?;
+    me.verify(&code).send().await.err(400, 3, "COMMAND-sM0cs")?;
     Ok(())
 }
 
 async fn my_resend_preconditions_in_order(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
     let id = app.human("ada").await?;
-    let me = app.token_for(&id);
-    let resend = || {
-        app.post("/auth/v1/users/me/phone/_resend_verification")
-            .by(&me)
-    };
-    resend().send().await.err(404, 5, "COMMAND-2b7Hf")?;
-    app.put("/auth/v1/users/me/phone")
-        .by(&me)
-        .json(json!({"phone": PHONE_A}))
+    let token = app.token_for(&id);
+    let me = app.v1_me(&token);
+    me.resend().send().await.err(404, 5, "COMMAND-2b7Hf")?;
+    me.set_phone(PHONE_A).send().await.ok()?;
+    // An empty body and no body are both accepted.
+    me.resend().send().await.ok()?;
+    app.post("/auth/v1/users/me/phone/_resend_verification")
+        .by(&token)
+        .raw("")
         .send()
         .await
         .ok()?;
-    // An empty body and no body are both accepted.
-    resend().send().await.ok()?;
-    resend().raw("").send().await.ok()?;
     // Three codes were queued; the two that were replaced are dropped, not sent.
     check_eq!(app.deliver().await?, 3);
     check_eq!(app.codes_sent_to(PHONE_A).len(), 1);
     let code = app.codes_sent_to(PHONE_A).pop().unwrap_or_default();
-    app.post("/auth/v1/users/me/phone/_verify")
-        .by(&me)
-        .json(json!({"code": code}))
-        .send()
-        .await
-        .ok()?;
-    resend().send().await.err(400, 9, "COMMAND-2M9sf")?;
-    app.delete("/auth/v1/users/me/phone")
-        .by(&me)
-        .send()
-        .await
-        .ok()?;
-    resend().send().await.err(404, 5, "COMMAND-2b7Hf")
+    me.verify(&code).send().await.ok()?;
+    me.resend().send().await.err(400, 9, "COMMAND-2M9sf")?;
+    me.remove_phone().send().await.ok()?;
+    me.resend().send().await.err(404, 5, "COMMAND-2b7Hf")
 }
 
 async fn management_resend_and_its_preconditions(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
     let (id, old) = app.with_pending_code("ada", PHONE_A).await?;
-    let path = |u: &str| format!("/management/v1/users/{u}/phone/_resend_verification");
-    let r = app.post(&path(&id)).json(json!({})).send().await;
+    let r = app.v1_managed(&id).resend().json_body().send().await;
     check_eq!(r.sequence()?, 4);
     check_eq!(app.deliver().await?, 1);
     let new = app.codes_sent_to(PHONE_A).pop().unwrap_or_default();
     // Only the latest code is valid.
     if new != old {
-        app.post(&format!("/v2/users/{id}/phone/verify"))
-            .json(json!({"verificationCode": old}))
+        app.verify(&id, &old)
             .send()
             .await
             .err(400, 3, "COMMAND-eis9R")?;
     }
     // Unknown, machine and deleted users: "User could not be found", 400 as ZITADEL.
-    app.post(&path("424242"))
-        .send()
-        .await
-        .err(400, 9, "COMMAND-2M0fs")?;
     let bot = app.machine("bot").await?;
-    app.post(&path(&bot))
-        .send()
-        .await
-        .err(400, 9, "COMMAND-2M0fs")?;
     let gone = app.human("gone").await?;
-    app.delete(&format!("/v2/users/{gone}")).send().await.ok()?;
-    app.post(&path(&gone))
-        .send()
-        .await
-        .err(400, 9, "COMMAND-2M0fs")?;
+    app.delete_user(&gone).send().await.ok()?;
+    for user in ["424242", &bot, &gone] {
+        app.v1_managed(user)
+            .resend()
+            .send()
+            .await
+            .err(400, 9, "COMMAND-2M0fs")?;
+    }
     // No phone, then verified.
     let bare = app.human("bare").await?;
-    app.post(&path(&bare))
+    app.v1_managed(&bare)
+        .resend()
         .send()
         .await
         .err(404, 5, "COMMAND-2b7Hf")?;
-    app.post(&format!("/v2/users/{id}/phone/verify"))
-        .json(json!({"verificationCode": new}))
-        .send()
-        .await
-        .ok()?;
-    app.post(&path(&id))
+    app.verify(&id, &new).send().await.ok()?;
+    app.v1_managed(&id)
+        .resend()
         .send()
         .await
         .err(400, 9, "COMMAND-2M9sf")
@@ -268,37 +192,35 @@ async fn management_user_of_another_org_is_not_found(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
     let other = app.org("Other").await?;
     let foreign = app.human_in(&other, "foreign").await?;
-    app.post(&format!("/v2/users/{foreign}/phone"))
-        .json(json!({"phone": PHONE_A, "returnCode": {}}))
+    app.set_phone(&foreign, PHONE_A)
+        .return_code()
         .send()
         .await
         .ok()?;
     // Acting in the admin's own org (no header): the user is elsewhere.
-    app.post(&format!(
-        "/management/v1/users/{foreign}/phone/_resend_verification"
-    ))
-    .send()
-    .await
-    .err(400, 9, "COMMAND-2M0fs")?;
-    app.get(&format!("/management/v1/users/{foreign}/phone"))
+    let elsewhere = app.v1_managed(&foreign);
+    elsewhere
+        .resend()
+        .send()
+        .await
+        .err(400, 9, "COMMAND-2M0fs")?;
+    elsewhere
+        .get_phone()
         .send()
         .await
         .err(404, 5, "QUERY-DAvb3")?;
-    app.put(&format!("/management/v1/users/{foreign}/phone"))
-        .json(json!({"phone": PHONE_B}))
+    elsewhere
+        .set_phone(PHONE_B)
         .send()
         .await
         .err(400, 9, "COMMAND-3M0fs")?;
-    app.delete(&format!("/management/v1/users/{foreign}/phone"))
+    elsewhere
+        .remove_phone()
         .send()
         .await
         .err(400, 9, "COMMAND-3M9fs")?;
     // v2 acts on the user's own org regardless.
-    app.post(&format!("/v2/users/{foreign}/phone/resend"))
-        .json(json!({"returnCode": {}}))
-        .send()
-        .await
-        .ok()?;
+    app.resend(&foreign).return_code().send().await.ok()?;
     Ok(())
 }
 
@@ -306,46 +228,36 @@ async fn management_org_header_selects_the_org(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
     let other = app.org("Other").await?;
     let foreign = app.human_in(&other, "foreign").await?;
-    app.post(&format!("/v2/users/{foreign}/phone"))
-        .json(json!({"phone": PHONE_A, "returnCode": {}}))
+    app.set_phone(&foreign, PHONE_A)
+        .return_code()
         .send()
         .await
         .ok()?;
-    let r = app
-        .post(&format!(
-            "/management/v1/users/{foreign}/phone/_resend_verification"
-        ))
-        .org(&other)
-        .send()
-        .await;
+    let managed = app.v1_managed(&foreign);
+    let r = managed.resend().org(&other).send().await;
     check_eq!(r.ok()?["details"]["resourceOwner"], json!(other));
-    let r = app
-        .get(&format!("/management/v1/users/{foreign}/phone"))
-        .org(&other)
-        .send()
-        .await;
+    let r = managed.get_phone().org(&other).send().await;
     check_eq!(r.ok()?["phone"]["phone"], json!(PHONE_A));
     // An org that does not exist.
     for r in [
-        app.post(&format!(
-            "/management/v1/users/{foreign}/phone/_resend_verification"
-        ))
-        .org("999")
-        .send()
-        .await,
+        managed.resend().org("999").send().await,
         app.post(&format!("/v2/users/{foreign}/phone/resend"))
             .org("999")
             .send()
             .await,
-        app.get("/auth/v1/users/me/phone").org("999").send().await,
+        app.v1_me(&app.admin_token)
+            .get_phone()
+            .org("999")
+            .send()
+            .await,
     ] {
         r.err(403, 7, "AUTH-Bs7Ds")?;
     }
     // The auth API does not use the header to find the user: it is always the caller.
     let me = app.human("me").await?;
     let r = app
-        .get("/auth/v1/users/me/phone")
-        .by(&app.token_for(&me))
+        .v1_me(&app.token_for(&me))
+        .get_phone()
         .org(&other)
         .send()
         .await;
@@ -356,15 +268,17 @@ async fn management_org_header_selects_the_org(b: Backend) -> Result<()> {
 async fn management_permissions(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
     let (target, _) = app.with_pending_code("target", PHONE_A).await?;
-    let path = format!("/management/v1/users/{target}/phone/_resend_verification");
+    let managed = app.v1_managed(&target);
     let nobody = app.human("nobody").await?;
-    app.post(&path)
+    managed
+        .resend()
         .by(&app.token_for(&nobody))
         .send()
         .await
         .err(403, 7, "AUTH-5mWD2")?;
     // Even a missing user answers 403 to a caller without rights: the permission comes first in v1.
-    app.post("/management/v1/users/4711/phone/_resend_verification")
+    app.v1_managed("4711")
+        .resend()
         .by(&app.token_for(&nobody))
         .send()
         .await
@@ -373,12 +287,9 @@ async fn management_permissions(b: Backend) -> Result<()> {
     app.grant_org_role(&app.org_id, &viewer, "ORG_OWNER_VIEWER")
         .await?;
     let v = app.token_for(&viewer);
-    app.get(&format!("/management/v1/users/{target}/phone"))
-        .by(&v)
-        .send()
-        .await
-        .ok()?;
-    app.post(&path)
+    managed.get_phone().by(&v).send().await.ok()?;
+    managed
+        .resend()
         .by(&v)
         .send()
         .await
@@ -386,14 +297,16 @@ async fn management_permissions(b: Backend) -> Result<()> {
     let manager = app.human("manager").await?;
     app.grant_org_role(&app.org_id, &manager, "ORG_USER_MANAGER")
         .await?;
-    app.post(&path)
+    managed
+        .resend()
         .by(&app.token_for(&manager))
         .send()
         .await
         .ok()?;
     // An org role counts only in its org.
     let other = app.org("Other").await?;
-    app.post(&path)
+    managed
+        .resend()
         .by(&app.token_for(&manager))
         .org(&other)
         .send()
@@ -401,49 +314,42 @@ async fn management_permissions(b: Backend) -> Result<()> {
         .err(403, 7, "AUTH-5mWD2")?;
     // An IAM role counts everywhere.
     let iam = app.human("iam").await?;
-    app.post("/admin/v1/members")
-        .json(json!({"userId": iam, "roles": ["IAM_USER_MANAGER"]}))
+    app.grant_iam_role(&iam, "IAM_USER_MANAGER").await?;
+    managed
+        .resend()
+        .by(&app.token_for(&iam))
         .send()
         .await
         .ok()?;
-    app.post(&path).by(&app.token_for(&iam)).send().await.ok()?;
     Ok(())
 }
 
 async fn management_update_with_verified_flag(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
     let id = app.human("ada").await?;
-    let path = format!("/management/v1/users/{id}/phone");
-    app.put(&path)
-        .json(json!({"phone": PHONE_A, "isPhoneVerified": true}))
-        .send()
-        .await
-        .ok()?;
+    let managed = app.v1_managed(&id);
+    managed.set_phone(PHONE_A).verified().send().await.ok()?;
     check_eq!(app.deliver().await?, 0);
-    let r = app.get(&path).send().await;
+    let r = managed.get_phone().send().await;
     check_eq!(
         r.ok()?["phone"],
         json!({"phone": PHONE_A, "isPhoneVerified": true})
     );
     // A new number without the flag: unverified, SMS.
-    app.put(&path)
-        .json(json!({"phone": PHONE_B}))
-        .send()
-        .await
-        .ok()?;
+    managed.set_phone(PHONE_B).send().await.ok()?;
     check_eq!(app.deliver().await?, 1);
     // The same, unverified number with the flag confirms it; without it, "not changed".
-    app.put(&path)
-        .json(json!({"phone": PHONE_B}))
+    managed
+        .set_phone(PHONE_B)
         .send()
         .await
         .err(400, 9, "COMMAND-wF94r")?;
-    app.put(&path)
+    app.put(&format!("/management/v1/users/{id}/phone"))
         .json(json!({"phone": PHONE_B, "is_phone_verified": true}))
         .send()
         .await
         .ok()?;
-    let r = app.get(&path).send().await;
+    let r = managed.get_phone().send().await;
     check_eq!(
         r.ok()?["phone"],
         json!({"phone": PHONE_B, "isPhoneVerified": true})
@@ -454,36 +360,29 @@ async fn management_update_with_verified_flag(b: Backend) -> Result<()> {
 async fn management_get_and_remove(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
     let bot = app.machine("bot").await?;
-    app.get(&format!("/management/v1/users/{bot}/phone"))
+    app.v1_managed(&bot)
+        .get_phone()
         .send()
         .await
         .err(400, 9, "QUERY-hliQl")?;
-    app.get("/management/v1/users/31337/phone")
+    app.v1_managed("31337")
+        .get_phone()
         .send()
         .await
         .err(404, 5, "QUERY-DAvb3")?;
     let (id, _) = app.with_pending_code("ada", PHONE_A).await?;
-    let r = app
-        .get(&format!("/management/v1/users/{id}/phone"))
-        .send()
-        .await;
+    let managed = app.v1_managed(&id);
+    let r = managed.get_phone().send().await;
     let body = r.ok()?;
     check_eq!(body["details"]["sequence"], json!("3"));
     anyhow::ensure!(
         body["details"]["creationDate"].is_string() && body["details"]["changeDate"].is_string()
     );
-    app.delete(&format!("/management/v1/users/{id}/phone"))
-        .send()
-        .await
-        .ok()?;
-    app.delete(&format!("/management/v1/users/{id}/phone"))
+    managed.remove_phone().send().await.ok()?;
+    managed
+        .remove_phone()
         .send()
         .await
         .err(404, 5, "COMMAND-p6rsc")?;
-    app.post(&format!(
-        "/management/v1/users/{id}/phone/_resend_verification"
-    ))
-    .send()
-    .await
-    .err(404, 5, "COMMAND-2b7Hf")
+    managed.resend().send().await.err(404, 5, "COMMAND-2b7Hf")
 }

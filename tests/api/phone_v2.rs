@@ -87,88 +87,53 @@ async fn resend_replaces_the_previous_code(b: Backend) -> Result<()> {
     let (id, old) = app.with_pending_code("ada", PHONE_A).await?;
     let new = app.returned_code(&id).await?;
     if old != new {
-        app.post(&format!("/v2/users/{id}/phone/verify"))
-            .json(json!({"verificationCode": old}))
+        app.verify(&id, &old)
             .send()
             .await
             .err(400, 3, "COMMAND-eis9R")?;
     }
-    app.post(&format!("/v2/users/{id}/phone/verify"))
-        .json(json!({"verificationCode": new}))
-        .send()
-        .await
-        .ok()?;
+    app.verify(&id, &new).send().await.ok()?;
     Ok(())
 }
 
 async fn resend_unknown_machine_or_deleted_user_is_phone_not_found(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
-    app.post("/v2/users/404404/phone/resend")
-        .json(json!({}))
-        .send()
-        .await
-        .err(404, 5, "COMMAND-ieJ2e")?;
     let bot = app.machine("bot").await?;
-    app.post(&format!("/v2/users/{bot}/phone/resend"))
-        .json(json!({}))
-        .send()
-        .await
-        .err(404, 5, "COMMAND-ieJ2e")?;
     let (gone, _) = app.with_pending_code("gone", PHONE_A).await?;
-    app.delete(&format!("/v2/users/{gone}")).send().await.ok()?;
-    app.post(&format!("/v2/users/{gone}/phone/resend"))
-        .json(json!({}))
-        .send()
-        .await
-        .err(404, 5, "COMMAND-ieJ2e")?;
+    app.delete_user(&gone).send().await.ok()?;
+    for user in ["404404", &bot, &gone] {
+        app.resend(user).send().await.err(404, 5, "COMMAND-ieJ2e")?;
+    }
     Ok(())
 }
 
 async fn resend_without_pending_code_is_code_empty(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
+    let code_empty = async |user: &str| {
+        app.resend(user)
+            .send()
+            .await
+            .err(400, 9, "PHONE-5xrra88eq8")
+    };
     // Never set.
-    let never = app.human("never").await?;
-    app.post(&format!("/v2/users/{never}/phone/resend"))
-        .json(json!({}))
-        .send()
-        .await
-        .err(400, 9, "PHONE-5xrra88eq8")?;
+    code_empty(&app.human("never").await?).await?;
     // Verified with its code.
     let (verified, code) = app.with_pending_code("verified", PHONE_A).await?;
-    app.post(&format!("/v2/users/{verified}/phone/verify"))
-        .json(json!({"verificationCode": code}))
-        .send()
-        .await
-        .ok()?;
-    app.post(&format!("/v2/users/{verified}/phone/resend"))
-        .json(json!({}))
-        .send()
-        .await
-        .err(400, 9, "PHONE-5xrra88eq8")?;
+    app.verify(&verified, &code).send().await.ok()?;
+    code_empty(&verified).await?;
     // Set as verified.
     let direct = app.human("direct").await?;
-    app.post(&format!("/v2/users/{direct}/phone"))
-        .json(json!({"phone": PHONE_B, "isVerified": true}))
+    app.set_phone(&direct, PHONE_B)
+        .verified()
         .send()
         .await
         .ok()?;
-    app.post(&format!("/v2/users/{direct}/phone/resend"))
-        .json(json!({}))
-        .send()
-        .await
-        .err(400, 9, "PHONE-5xrra88eq8")?;
+    code_empty(&direct).await?;
     // Removed.
     let (removed, _) = app.with_pending_code("removed", PHONE_A).await?;
-    app.delete(&format!("/v2/users/{removed}/phone"))
-        .send()
-        .await
-        .ok()?;
+    app.remove_phone(&removed).send().await.ok()?;
     let before = app.event_types(&removed).await?.len();
-    app.post(&format!("/v2/users/{removed}/phone/resend"))
-        .json(json!({}))
-        .send()
-        .await
-        .err(400, 9, "PHONE-5xrra88eq8")?;
+    code_empty(&removed).await?;
     check_eq!(app.event_types(&removed).await?.len(), before);
     Ok(())
 }
@@ -176,54 +141,26 @@ async fn resend_without_pending_code_is_code_empty(b: Backend) -> Result<()> {
 async fn resend_on_someone_else_needs_user_write_in_their_org(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
     let (target, _) = app.with_pending_code("target", PHONE_A).await?;
+    let resend_by = |user: &str| app.resend(&target).by(&app.token_for(user));
     let nobody = app.human("nobody").await?;
-    let nobody_token = app.token_for(&nobody);
-    let r = app
-        .post(&format!("/v2/users/{target}/phone/resend"))
-        .by(&nobody_token)
-        .json(json!({}))
-        .send()
-        .await;
-    r.err(403, 7, "AUTH-5mWD2")?;
+    resend_by(&nobody).send().await.err(403, 7, "AUTH-5mWD2")?;
     // A viewer may read but not write.
     let viewer = app.human("viewer").await?;
     app.grant_org_role(&app.org_id, &viewer, "ORG_OWNER_VIEWER")
         .await?;
-    let r = app
-        .post(&format!("/v2/users/{target}/phone/resend"))
-        .by(&app.token_for(&viewer))
-        .json(json!({}))
-        .send()
-        .await;
-    r.err(403, 7, "AUTH-5mWD2")?;
+    resend_by(&viewer).send().await.err(403, 7, "AUTH-5mWD2")?;
     // A user manager of another org has no say here.
     let other = app.org("Other").await?;
     let foreign = app.human_in(&other, "foreign").await?;
     app.grant_org_role(&other, &foreign, "ORG_USER_MANAGER")
         .await?;
-    let r = app
-        .post(&format!("/v2/users/{target}/phone/resend"))
-        .by(&app.token_for(&foreign))
-        .json(json!({}))
-        .send()
-        .await;
-    r.err(403, 7, "AUTH-5mWD2")?;
+    resend_by(&foreign).send().await.err(403, 7, "AUTH-5mWD2")?;
     // A user manager of the target's org may, and so may the user itself.
     let manager = app.human("manager").await?;
     app.grant_org_role(&app.org_id, &manager, "ORG_USER_MANAGER")
         .await?;
-    app.post(&format!("/v2/users/{target}/phone/resend"))
-        .by(&app.token_for(&manager))
-        .json(json!({}))
-        .send()
-        .await
-        .ok()?;
-    app.post(&format!("/v2/users/{target}/phone/resend"))
-        .by(&app.token_for(&target))
-        .json(json!({}))
-        .send()
-        .await
-        .ok()?;
+    resend_by(&manager).send().await.ok()?;
+    resend_by(&target).send().await.ok()?;
     Ok(())
 }
 
@@ -231,9 +168,8 @@ async fn resend_checks_existence_before_permission(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
     let nobody = app.human("nobody").await?;
     let r = app
-        .post("/v2/users/123456789/phone/resend")
+        .resend("123456789")
         .by(&app.token_for(&nobody))
-        .json(json!({}))
         .send()
         .await;
     r.err(404, 5, "COMMAND-ieJ2e")
@@ -242,53 +178,42 @@ async fn resend_checks_existence_before_permission(b: Backend) -> Result<()> {
 async fn set_phone_modes_and_errors(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
     let id = app.human("ada").await?;
-    let path = format!("/v2/users/{id}/phone");
     // sendCode is the default: an SMS, no code in the response.
-    let r = app
-        .post(&path)
-        .json(json!({"phone": "+41 79 123 45 67"}))
-        .send()
-        .await;
+    let r = app.set_phone(&id, "+41 79 123 45 67").send().await;
     anyhow::ensure!(r.ok()?.get("verificationCode").is_none());
     check_eq!(app.deliver().await?, 1);
     check_eq!(app.codes_sent_to(PHONE_A).len(), 1);
     // Stored as E.164; the SMS went out.
-    let user = app.get(&format!("/v2/users/{id}")).send().await;
+    let user = app.get_user(&id).send().await;
     check_eq!(
         user.ok()?["user"]["human"]["phone"],
         json!({"phone": PHONE_A, "codeDelivery": "CODE_DELIVERY_SENT"})
     );
     // returnCode: code in the response.
-    let r = app
-        .post(&path)
-        .json(json!({"phone": PHONE_B, "returnCode": {}}))
-        .send()
-        .await;
+    let r = app.set_phone(&id, PHONE_B).return_code().send().await;
     anyhow::ensure!(r.ok()?["verificationCode"].is_string());
     check_eq!(app.deliver().await?, 0);
     // Errors: empty, invalid, isVerified false, two choices, too long.
-    app.post(&path)
-        .json(json!({"phone": ""}))
+    app.set_phone(&id, "")
         .send()
         .await
         .err(400, 3, "PHONE-Zt0NV")?;
-    app.post(&path)
-        .json(json!({"phone": "not a number"}))
+    app.set_phone(&id, "not a number")
         .send()
         .await
         .err(400, 3, "PHONE-so0wa")?;
-    app.post(&path)
+    app.post(&format!("/v2/users/{id}/phone"))
         .json(json!({"phone": PHONE_A, "isVerified": false}))
         .send()
         .await
         .invalid("IsVerified")?;
-    app.post(&path)
-        .json(json!({"phone": PHONE_A, "sendCode": {}, "returnCode": {}}))
+    app.set_phone(&id, PHONE_A)
+        .send_code()
+        .return_code()
         .send()
         .await
         .invalid("only one of")?;
-    app.post(&path)
-        .json(json!({"phone": "1".repeat(201)}))
+    app.set_phone(&id, &"1".repeat(201))
         .send()
         .await
         .invalid("Phone")?;
@@ -303,12 +228,7 @@ async fn set_phone_is_verified_needs_permission_even_on_oneself(b: Backend) -> R
     let app = TestApp::spawn(&b).await?;
     let id = app.human("ada").await?;
     let own = app.token_for(&id);
-    let r = app
-        .post(&format!("/v2/users/{id}/phone"))
-        .by(&own)
-        .json(json!({"phone": PHONE_A, "isVerified": true}))
-        .send()
-        .await;
+    let r = app.set_phone(&id, PHONE_A).verified().by(&own).send().await;
     r.err(403, 7, "AUTH-5mWD2")?;
     for path in [
         format!("/v2/users/{id}/phone"),
@@ -322,25 +242,16 @@ async fn set_phone_is_verified_needs_permission_even_on_oneself(b: Backend) -> R
             .err(403, 7, "AUTH-5mWD2")?;
     }
     // With the code sent by SMS, self-service needs no role; and then resending by SMS neither.
-    app.post(&format!("/v2/users/{id}/phone"))
+    app.set_phone(&id, PHONE_A)
+        .send_code()
         .by(&own)
-        .json(json!({"phone": PHONE_A, "sendCode": {}}))
         .send()
         .await
         .ok()?;
-    app.post(&format!("/v2/users/{id}/phone/resend"))
-        .by(&own)
-        .json(json!({"sendCode": {}}))
-        .send()
-        .await
-        .ok()?;
+    app.resend(&id).send_code().by(&own).send().await.ok()?;
     // An admin may mark it verified.
-    app.post(&format!("/v2/users/{id}/phone"))
-        .json(json!({"phone": PHONE_B, "isVerified": true}))
-        .send()
-        .await
-        .ok()?;
-    let user = app.get(&format!("/v2/users/{id}")).send().await;
+    app.set_phone(&id, PHONE_B).verified().send().await.ok()?;
+    let user = app.get_user(&id).send().await;
     check_eq!(
         user.ok()?["user"]["human"]["phone"],
         json!({"phone": PHONE_B, "isVerified": true})
@@ -351,13 +262,13 @@ async fn set_phone_is_verified_needs_permission_even_on_oneself(b: Backend) -> R
 async fn set_phone_same_number_is_not_changed(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
     let (id, _) = app.with_pending_code("ada", PHONE_A).await?;
-    app.post(&format!("/v2/users/{id}/phone"))
-        .json(json!({"phone": "079 123 45 67", "returnCode": {}}))
+    app.set_phone(&id, "079 123 45 67")
+        .return_code()
         .send()
         .await
         .err(400, 9, "COMMAND-Uch5e")?;
-    app.post(&format!("/v2/users/{id}/phone"))
-        .json(json!({"phone": PHONE_A, "isVerified": true}))
+    app.set_phone(&id, PHONE_A)
+        .verified()
         .send()
         .await
         .err(400, 9, "COMMAND-Uch5e")
@@ -366,54 +277,40 @@ async fn set_phone_same_number_is_not_changed(b: Backend) -> Result<()> {
 async fn verify_right_wrong_expired_and_empty(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
     let (id, code) = app.with_pending_code("ada", PHONE_A).await?;
-    let path = format!("/v2/users/{id}/phone/verify");
-    app.post(&path)
-        .json(json!({"verificationCode": ""}))
+    app.verify(&id, "")
         .send()
         .await
         .err(400, 3, "COMMAND-Fia4a")?;
     let wrong = if code == "000000" { "111111" } else { "000000" };
-    app.post(&path)
-        .json(json!({"verificationCode": wrong}))
+    app.verify(&id, wrong)
         .send()
         .await
         .err(400, 3, "COMMAND-eis9R")?;
     check_eq!(
-        app.event_types(&id).await?.last().map(String::as_str),
+        app.last_event(&id).await?.as_deref(),
         Some("user.human.phone.verification.failed")
     );
     // Expired: the right code after its lifetime answers exactly like a wrong one.
     app.clock.advance(chrono::Duration::seconds(601));
-    let expired = app
-        .post(&path)
-        .json(json!({"verificationCode": code}))
-        .send()
-        .await;
+    let expired = app.verify(&id, &code).send().await;
     expired.err(400, 3, "COMMAND-eis9R")?;
     // A fresh code verifies; the code is gone afterwards.
     let fresh = app.returned_code(&id).await?;
-    app.post(&path)
-        .json(json!({"verificationCode": fresh}))
-        .send()
-        .await
-        .ok()?;
+    app.verify(&id, &fresh).send().await.ok()?;
     check_eq!(
-        app.event_types(&id).await?.last().map(String::as_str),
+        app.last_event(&id).await?.as_deref(),
         Some("user.human.phone.verified")
     );
-    app.post(&path)
-        .json(json!({"verificationCode": fresh}))
+    app.verify(&id, &fresh)
         .send()
         .await
         .err(400, 3, "COMMAND-eis9R")?;
     // Unknown user.
-    app.post("/v2/users/999/phone/verify")
-        .json(json!({"verificationCode": "1"}))
+    app.verify("999", "1")
         .send()
         .await
         .err(404, 5, "COMMAND-ieJ2e")?;
-    app.post(&path)
-        .json(json!({"verificationCode": "1".repeat(21)}))
+    app.verify(&id, &"1".repeat(21))
         .send()
         .await
         .invalid("VerificationCode")
@@ -424,9 +321,8 @@ async fn verify_needs_no_permission(b: Backend) -> Result<()> {
     let (id, code) = app.with_pending_code("ada", PHONE_A).await?;
     let stranger = app.human("stranger").await?;
     let r = app
-        .post(&format!("/v2/users/{id}/phone/verify"))
+        .verify(&id, &code)
         .by(&app.token_for(&stranger))
-        .json(json!({"verificationCode": code}))
         .send()
         .await;
     r.ok()?;
@@ -436,20 +332,14 @@ async fn verify_needs_no_permission(b: Backend) -> Result<()> {
 async fn too_many_attempts_kill_the_code_until_a_resend(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
     let (id, code) = app.with_pending_code("ada", PHONE_A).await?;
-    let path = format!("/v2/users/{id}/phone/verify");
     let wrong = if code == "000000" { "111111" } else { "000000" };
     for _ in 0..5 {
-        app.post(&path)
-            .json(json!({"verificationCode": wrong}))
+        app.verify(&id, wrong)
             .send()
             .await
             .err(400, 3, "COMMAND-eis9R")?;
     }
-    let dead = app
-        .post(&path)
-        .json(json!({"verificationCode": code}))
-        .send()
-        .await;
+    let dead = app.verify(&id, &code).send().await;
     dead.err(400, 9, "PHONE-aTt3m")?;
     anyhow::ensure!(
         dead.text.contains("Too many attempts, request a new code"),
@@ -457,39 +347,32 @@ async fn too_many_attempts_kill_the_code_until_a_resend(b: Backend) -> Result<()
         dead.text
     );
     let fresh = app.returned_code(&id).await?;
-    app.post(&path)
-        .json(json!({"verificationCode": fresh}))
-        .send()
-        .await
-        .ok()?;
+    app.verify(&id, &fresh).send().await.ok()?;
     Ok(())
 }
 
 async fn remove_phone_then_remove_again(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
     let (id, _) = app.with_pending_code("ada", PHONE_A).await?;
-    app.delete(&format!("/v2/users/{id}/phone"))
-        .send()
-        .await
-        .ok()?;
-    let user = app.get(&format!("/v2/users/{id}")).send().await;
+    app.remove_phone(&id).send().await.ok()?;
+    let user = app.get_user(&id).send().await;
     check_eq!(user.ok()?["user"]["human"]["phone"], json!({}));
-    app.delete(&format!("/v2/users/{id}/phone"))
+    app.remove_phone(&id)
         .send()
         .await
         .err(404, 5, "COMMAND-ieJ2e")?;
     let nobody = app.human("nobody").await?;
-    app.post(&format!("/v2/users/{id}/phone"))
-        .json(json!({"phone": PHONE_A, "returnCode": {}}))
+    app.set_phone(&id, PHONE_A)
+        .return_code()
         .send()
         .await
         .ok()?;
-    app.delete(&format!("/v2/users/{id}/phone"))
+    app.remove_phone(&id)
         .by(&app.token_for(&nobody))
         .send()
         .await
         .err(403, 7, "AUTH-5mWD2")?;
-    app.delete(&format!("/v2/users/{id}/phone"))
+    app.remove_phone(&id)
         .by(&app.token_for(&id))
         .send()
         .await
@@ -535,11 +418,7 @@ async fn v2beta_paths_behave_as_v2(b: Backend) -> Result<()> {
 async fn details_report_the_last_sequence(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
     let id = app.human("ada").await?; // 1: human.added
-    let r = app
-        .post(&format!("/v2/users/{id}/phone"))
-        .json(json!({"phone": PHONE_A, "returnCode": {}}))
-        .send()
-        .await;
+    let r = app.set_phone(&id, PHONE_A).return_code().send().await;
     check_eq!(r.sequence()?, 3); // 2: phone.changed, 3: code.added
     let details = &r.ok()?["details"];
     check_eq!(details["resourceOwner"], json!(app.org_id));
@@ -552,13 +431,9 @@ async fn details_report_the_last_sequence(b: Backend) -> Result<()> {
         change.starts_with("2026-06-01T09:00:00") && change.ends_with('Z'),
         "{change}"
     );
-    let r = app
-        .post(&format!("/v2/users/{id}/phone/resend"))
-        .json(json!({"returnCode": {}}))
-        .send()
-        .await;
+    let r = app.resend(&id).return_code().send().await;
     check_eq!(r.sequence()?, 4);
-    let read = app.get(&format!("/v2/users/{id}")).send().await;
+    let read = app.get_user(&id).send().await;
     check_eq!(read.ok()?["details"]["sequence"], json!("4"));
     anyhow::ensure!(read.body["details"]["creationDate"].is_string());
     Ok(())
@@ -568,28 +443,23 @@ async fn none_provider_refuses_sends_and_writes_nothing(b: Backend) -> Result<()
     let app = TestApp::spawn_with(&b, "[sms]\nprovider = \"none\"").await?;
     let (id, _) = app.with_pending_code("ada", PHONE_A).await?;
     let before = app.event_types(&id).await?;
-    app.post(&format!("/v2/users/{id}/phone/resend"))
-        .json(json!({"sendCode": {}}))
+    app.resend(&id)
+        .send_code()
         .send()
         .await
         .err(400, 9, "SMS-n0Pr0v")?;
-    app.post(&format!("/v2/users/{id}/phone"))
-        .json(json!({"phone": PHONE_B}))
+    app.set_phone(&id, PHONE_B)
         .send()
         .await
         .err(400, 9, "SMS-n0Pr0v")?;
-    app.post("/auth/v1/users/me/phone/_resend_verification")
-        .by(&app.token_for(&id))
+    app.v1_me(&app.token_for(&id))
+        .resend()
         .send()
         .await
         .err(400, 9, "SMS-n0Pr0v")?;
     check_eq!(app.event_types(&id).await?, before);
     check_eq!(app.services.store.job_counts().await?.pending, 0);
     // returnCode needs no provider.
-    app.post(&format!("/v2/users/{id}/phone/resend"))
-        .json(json!({"returnCode": {}}))
-        .send()
-        .await
-        .ok()?;
+    app.resend(&id).return_code().send().await.ok()?;
     Ok(())
 }

@@ -40,11 +40,7 @@ async fn add_human_with_phone_modes(b: Backend) -> Result<()> {
     );
     check_eq!(r.sequence()?, 3);
     let id = r.body["userId"].as_str().unwrap_or_default().to_owned();
-    app.post(&format!("/v2/users/{id}/phone/verify"))
-        .json(json!({"verificationCode": code}))
-        .send()
-        .await
-        .ok()?;
+    app.verify(&id, &code).send().await.ok()?;
 
     let r = app
         .post("/v2/users/human")
@@ -62,7 +58,7 @@ async fn add_human_with_phone_modes(b: Backend) -> Result<()> {
         .send()
         .await;
     let id = r.ok()?["userId"].as_str().unwrap_or_default().to_owned();
-    let user = app.get(&format!("/v2/users/{id}")).send().await;
+    let user = app.get_user(&id).send().await;
     let human = &user.ok()?["user"]["human"];
     check_eq!(
         human["phone"],
@@ -118,7 +114,7 @@ async fn add_human_errors(b: Backend) -> Result<()> {
         .err(403, 7, "AUTH-5mWD2")?;
     // A removed user's name is free again.
     let gone = app.human("gone").await?;
-    app.delete(&format!("/v2/users/{gone}")).send().await.ok()?;
+    app.delete_user(&gone).send().await.ok()?;
     app.human("gone").await?;
     Ok(())
 }
@@ -127,22 +123,15 @@ async fn get_user_permissions(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
     let a = app.human("a").await?;
     let other = app.human("other").await?;
-    app.get(&format!("/v2/users/{a}"))
-        .by(&app.token_for(&a))
-        .send()
-        .await
-        .ok()?;
-    app.get(&format!("/v2/users/{a}"))
+    app.get_user(&a).by(&app.token_for(&a)).send().await.ok()?;
+    app.get_user(&a)
         .by(&app.token_for(&other))
         .send()
         .await
         .err(403, 7, "AUTH-5mWD2")?;
-    app.get("/v2/users/0")
-        .send()
-        .await
-        .err(404, 5, "QUERY-Dfbg2")?;
+    app.get_user("0").send().await.err(404, 5, "QUERY-Dfbg2")?;
     let bot = app.machine("bot").await?;
-    let r = app.get(&format!("/v2/users/{bot}")).send().await;
+    let r = app.get_user(&bot).send().await;
     check_eq!(r.ok()?["user"]["machine"]["name"], json!("Bot"));
     Ok(())
 }
@@ -150,45 +139,33 @@ async fn get_user_permissions(b: Backend) -> Result<()> {
 async fn deactivate_reactivate_delete(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
     let id = app.human("ada").await?;
-    app.post(&format!("/v2/users/{id}/reactivate"))
+    app.reactivate(&id)
         .send()
         .await
         .err(400, 9, "COMMAND-s5qqcz97hf")?;
-    app.post(&format!("/v2/users/{id}/deactivate"))
-        .send()
-        .await
-        .ok()?;
-    app.post(&format!("/v2/users/{id}/deactivate"))
+    app.deactivate(&id).send().await.ok()?;
+    app.deactivate(&id)
         .send()
         .await
         .err(400, 9, "COMMAND-5gunjw0cd7")?;
-    let r = app.get(&format!("/v2/users/{id}")).send().await;
+    let r = app.get_user(&id).send().await;
     check_eq!(r.ok()?["user"]["state"], json!("USER_STATE_INACTIVE"));
-    app.post(&format!("/v2/users/{id}/reactivate"))
-        .send()
-        .await
-        .ok()?;
-    app.delete(&format!("/v2/users/{id}")).send().await.ok()?;
-    app.delete(&format!("/v2/users/{id}"))
+    app.reactivate(&id).send().await.ok()?;
+    app.delete_user(&id).send().await.ok()?;
+    app.delete_user(&id)
         .send()
         .await
         .err(404, 5, "COMMAND-bd4ir1mblj")?;
-    app.post(&format!("/v2/users/{id}/deactivate"))
+    app.deactivate(&id)
         .send()
         .await
         .err(404, 5, "COMMAND-5gp2p62iin")?;
-    app.post(&format!("/v2/users/{id}/reactivate"))
+    app.reactivate(&id)
         .send()
         .await
         .err(404, 5, "COMMAND-9hy5kzbuk6")?;
-    app.get(&format!("/v2/users/{id}"))
-        .send()
-        .await
-        .err(404, 5, "QUERY-Dfbg2")?;
-    check_eq!(
-        app.event_types(&id).await?.last().map(String::as_str),
-        Some("user.removed")
-    );
+    app.get_user(&id).send().await.err(404, 5, "QUERY-Dfbg2")?;
+    check_eq!(app.last_event(&id).await?.as_deref(), Some("user.removed"));
     Ok(())
 }
 
@@ -317,24 +294,12 @@ async fn personal_access_tokens_authenticate_until_removed(b: Backend) -> Result
     // The machine user calls the API with it, within its roles.
     let me = app.get("/auth/v1/users/me").by(token).send().await;
     check_eq!(me.ok()?["user"]["machine"]["name"], json!("Bot"));
-    let (target, _) = app
-        .with_pending_code("target", crate::helpers::PHONE_A)
-        .await?;
-    let resend = format!("/v2/users/{target}/phone/resend");
-    app.post(&resend)
-        .by(token)
-        .json(json!({"returnCode": {}}))
-        .send()
-        .await
-        .err(403, 7, "AUTH-5mWD2")?;
+    let (target, _) = app.with_pending_code("target", PHONE_A).await?;
+    let resend = || app.resend(&target).return_code().by(token);
+    resend().send().await.err(403, 7, "AUTH-5mWD2")?;
     app.grant_org_role(&app.org_id, &bot, "ORG_USER_MANAGER")
         .await?;
-    app.post(&resend)
-        .by(token)
-        .json(json!({"returnCode": {}}))
-        .send()
-        .await
-        .ok()?;
+    resend().send().await.ok()?;
     // It survives a rebuild of the projections.
     app.services.rebuild_projections().await?;
     app.get("/auth/v1/users/me").by(token).send().await.ok()?;
@@ -407,22 +372,18 @@ async fn acting_on_a_user_needs_its_every_scope(b: Backend) -> Result<()> {
         .await?;
     let m = app.token_for(&manager);
     let admin = app.admin_id.clone();
-    app.delete(&format!("/v2/users/{admin}"))
+    app.delete_user(&admin)
         .by(&m)
         .send()
         .await
         .err(403, 7, "AUTH-5mWD2")?;
-    app.post(&format!("/v2/users/{admin}/deactivate"))
+    app.deactivate(&admin)
         .by(&m)
         .send()
         .await
         .err(403, 7, "AUTH-5mWD2")?;
     let ci = app.machine("ci").await?;
-    app.post("/admin/v1/members")
-        .json(json!({"userId": ci, "roles": ["IAM_OWNER"]}))
-        .send()
-        .await
-        .ok()?;
+    app.grant_iam_role(&ci, "IAM_OWNER").await?;
     app.post(&format!("/management/v1/users/{ci}/pats"))
         .by(&m)
         .send()
@@ -436,11 +397,7 @@ async fn acting_on_a_user_needs_its_every_scope(b: Backend) -> Result<()> {
         .await
         .ok()?;
     let plain = app.human("plain").await?;
-    app.post(&format!("/v2/users/{plain}/deactivate"))
-        .by(&m)
-        .send()
-        .await
-        .ok()?;
+    app.deactivate(&plain).by(&m).send().await.ok()?;
     // The instance owner covers every scope.
     app.post(&format!("/management/v1/users/{ci}/pats"))
         .send()

@@ -87,10 +87,7 @@ async fn unknown_fields_are_ignored_and_snake_case_is_accepted(b: Backend) -> Re
         .await
         .ok()?;
     // Responses are camelCase, omit false/empty fields, and carry sequences as strings.
-    let r = app
-        .get(&format!("/management/v1/users/{id}/phone"))
-        .send()
-        .await;
+    let r = app.v1_managed(&id).get_phone().send().await;
     let body = r.ok()?;
     check_eq!(
         body["phone"],

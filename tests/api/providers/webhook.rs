@@ -1,0 +1,99 @@
+//! What the webhook sends: a ZITADEL-shaped body in the user's language, signed over the exact bytes.
+
+use anyhow::{Context, Result, ensure};
+use axum::http::Method;
+use phoneverify::domain::clock::Clock;
+use phoneverify::notify::{SIGNATURE_HEADER, Worker};
+use serde_json::json;
+
+use super::gateway::{Gateway, Reply};
+use super::{SIGNING_KEY, webhook, webhook_toml};
+use crate::check_eq;
+use crate::helpers::{Backend, PHONE_A, TestApp, deliver_all};
+use crate::signature::check_signature;
+
+pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
+    crate::suite!(providers;
+        webhook_body_is_zitadel_shaped_and_signed,
+        unsigned_webhook_carries_no_signature,
+    )
+}
+
+// ---- tests ----
+
+async fn webhook_body_is_zitadel_shaped_and_signed(b: Backend) -> Result<()> {
+    let gateway = Gateway::start(Reply::Status(200, "{}")).await?;
+    let app = TestApp::spawn_with(&b, &webhook_toml(&gateway, SIGNING_KEY)).await?;
+    let worker = Worker::new(app.services.clone(), webhook(&app)?);
+    let id = app.human_speaking("heidi", "de-CH").await?;
+    app.set_phone(&id, PHONE_A).send_code().send().await.ok()?;
+    check_eq!(deliver_all(&worker).await?, 1);
+
+    let got = gateway.received();
+    check_eq!(got.len(), 1);
+    let r = &got[0];
+    check_eq!(r.method, Method::POST);
+    check_eq!(r.path.as_str(), "/sms");
+    check_eq!(
+        r.header("content-type").as_deref(),
+        Some("application/json")
+    );
+    let body = r.json();
+    let code = body["args"]["code"]
+        .as_str()
+        .context("args.code")?
+        .to_owned();
+    check_eq!(
+        body,
+        json!({
+            "contextInfo": {
+                "recipientPhoneNumber": PHONE_A,
+                "eventType": "user.human.phone.code.added",
+                "provider": {"id": "pv-test", "description": "test gateway"}
+            },
+            // The user prefers de-CH: the `de` template of the defaults, with the code and its lifetime.
+            "templateData": {"text": format!("Ihr Bestätigungscode lautet {code}. Er ist 10 Minuten gültig.")},
+            "args": {"code": code, "expiry": "10m0s", "userId": id, "preferredLanguage": "de-CH"}
+        })
+    );
+    // Signed over the exact bytes sent, at the app's (pinned) time.
+    let header = r.header(SIGNATURE_HEADER).context("signature header")?;
+    let t = check_signature(&header, &r.body, SIGNING_KEY).map_err(anyhow::Error::msg)?;
+    check_eq!(t, app.clock.now().timestamp());
+    ensure!(
+        check_signature(&header, &r.body, "another-key").is_err(),
+        "a receiver with another key rejects it"
+    );
+    let mut tampered = r.body.to_vec();
+    tampered.extend_from_slice(b" ");
+    ensure!(check_signature(&header, &tampered, SIGNING_KEY).is_err());
+
+    // The code the gateway got is the one that verifies.
+    app.verify(&id, &code).send().await.ok()?;
+    check_eq!(
+        app.count_events(&id, "user.human.phone.code.sent").await?,
+        1
+    );
+    Ok(())
+}
+
+async fn unsigned_webhook_carries_no_signature(b: Backend) -> Result<()> {
+    let gateway = Gateway::start(Reply::Status(204, "")).await?;
+    let app = TestApp::spawn_with(&b, &webhook_toml(&gateway, "")).await?;
+    let worker = Worker::new(app.services.clone(), webhook(&app)?);
+    let id = app.human("ada").await?;
+    app.set_phone(&id, PHONE_A).send_code().send().await.ok()?;
+    check_eq!(deliver_all(&worker).await?, 1);
+    let got = gateway.received();
+    check_eq!(got.len(), 1);
+    check_eq!(got[0].header(SIGNATURE_HEADER), None);
+    // No preferred language: the default template; 204 counts as delivered.
+    let text = got[0].json()["templateData"]["text"]
+        .as_str()
+        .context("text")?
+        .to_owned();
+    ensure!(text.starts_with("Your verification code is "), "{text}");
+    check_eq!(got[0].json()["args"]["preferredLanguage"], json!(""));
+    check_eq!(app.services.store.job_counts().await?.sent, 1);
+    Ok(())
+}
