@@ -57,10 +57,21 @@ impl TestApp {
             .field("organizationId")
     }
 
-    pub async fn grant_org_role(&self, org_id: &str, user_id: &str, role: &str) -> Result<()> {
+    /// Makes `user_id` a member of `org_id` with `roles` (management v1, the org chosen by the header).
+    pub fn add_org_member(&self, org_id: &str, user_id: &str, roles: &[&str]) -> Req<'_> {
         self.post("/management/v1/orgs/me/members")
             .org(org_id)
-            .json(json!({"userId": user_id, "roles": [role]}))
+            .json(json!({"userId": user_id, "roles": roles}))
+    }
+
+    /// Makes `user_id` a member of the instance with `roles` (admin v1).
+    pub fn add_iam_member(&self, user_id: &str, roles: &[&str]) -> Req<'_> {
+        self.post("/admin/v1/members")
+            .json(json!({"userId": user_id, "roles": roles}))
+    }
+
+    pub async fn grant_org_role(&self, org_id: &str, user_id: &str, role: &str) -> Result<()> {
+        self.add_org_member(org_id, user_id, &[role])
             .send()
             .await
             .ok()?;
@@ -68,11 +79,7 @@ impl TestApp {
     }
 
     pub async fn grant_iam_role(&self, user_id: &str, role: &str) -> Result<()> {
-        self.post("/admin/v1/members")
-            .json(json!({"userId": user_id, "roles": [role]}))
-            .send()
-            .await
-            .ok()?;
+        self.add_iam_member(user_id, &[role]).send().await.ok()?;
         Ok(())
     }
 
