@@ -6,15 +6,13 @@ use serde_json::json;
 use crate::check_eq;
 use crate::helpers::{Backend, PHONE_A, TestApp};
 
-pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
-    crate::suite!(lifecycle;
-        bootstrap_creates_org_admin_and_token_file,
-        restart_keeps_everything_and_continues_sequences,
-        codes_are_never_stored_or_logged_in_clear,
-        unreachable_database_answers_503,
-        rebuilt_projections_equal_the_live_ones,
-    )
-}
+crate::suite!(lifecycle;
+    bootstrap_creates_org_admin_and_token_file,
+    restart_keeps_everything_and_continues_sequences,
+    codes_are_never_stored_or_logged_in_clear,
+    unreachable_database_answers_503,
+    rebuilt_projections_equal_the_live_ones,
+);
 
 async fn bootstrap_creates_org_admin_and_token_file(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
@@ -56,10 +54,7 @@ async fn restart_keeps_everything_and_continues_sequences(b: Backend) -> Result<
     );
     let r = app.resend(&id).return_code().send().await;
     check_eq!(r.sequence()?, 4);
-    let code = r.body["verificationCode"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let code = r.verification_code()?;
     let r = app.verify(&id, &code).send().await;
     check_eq!(r.sequence()?, 5);
     let sequences: Vec<i64> = app
@@ -161,10 +156,7 @@ async fn rebuilt_projections_equal_the_live_ones(b: Backend) -> Result<()> {
     let bot = app.machine("bot").await?;
     let pats = format!("/management/v1/users/{bot}/pats");
     app.post(&pats).send().await.ok()?;
-    let removed = app.post(&pats).send().await.ok()?["tokenId"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let removed = app.post(&pats).send().await.field("tokenId")?;
     app.delete(&format!("{pats}/{removed}")).send().await.ok()?;
 
     let live = app.services.store.projections().await?;

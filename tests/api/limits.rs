@@ -7,10 +7,15 @@ use chrono::Duration;
 use crate::check_eq;
 use crate::helpers::{Backend, PHONE_A, PHONE_B, Resp, TestApp};
 
-pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
-    crate::suite!(limits;
-        resend_waits_for_the_cooldown_in_every_api,
-        the_daily_cap_counts_sends_to_a_number_across_users,
+crate::suite!(limits;
+    resend_waits_for_the_cooldown_in_every_api,
+    the_daily_cap_counts_sends_to_a_number_across_users,
+);
+
+/// Settings with a resend cooldown and a daily cap per number (0: off).
+fn limits(cooldown_secs: u32, sends_per_day: u32) -> String {
+    format!(
+        "[limits]\nresend_cooldown_secs = {cooldown_secs}\nmax_sends_per_phone_per_day = {sends_per_day}"
     )
 }
 
@@ -22,11 +27,7 @@ fn retry_after(r: &Resp) -> Option<String> {
 }
 
 async fn resend_waits_for_the_cooldown_in_every_api(b: Backend) -> Result<()> {
-    let app = TestApp::spawn_with(
-        &b,
-        "[limits]\nresend_cooldown_secs = 30\nmax_sends_per_phone_per_day = 0",
-    )
-    .await?;
+    let app = TestApp::spawn_with(&b, &limits(30, 0)).await?;
     let id = app.human("ada").await?;
     let me = app.token_for(&id);
     app.set_phone(&id, PHONE_A).send().await.ok()?;
@@ -67,11 +68,7 @@ async fn resend_waits_for_the_cooldown_in_every_api(b: Backend) -> Result<()> {
 }
 
 async fn the_daily_cap_counts_sends_to_a_number_across_users(b: Backend) -> Result<()> {
-    let app = TestApp::spawn_with(
-        &b,
-        "[limits]\nresend_cooldown_secs = 0\nmax_sends_per_phone_per_day = 3",
-    )
-    .await?;
+    let app = TestApp::spawn_with(&b, &limits(0, 3)).await?;
     let a = app.human("a").await?;
     let c = app.human("c").await?;
     app.set_phone(&a, PHONE_A).send().await.ok()?; // 1

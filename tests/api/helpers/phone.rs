@@ -82,23 +82,35 @@ const V1_VERIFIED: &str = "isPhoneVerified";
 impl TestApp {
     /// Sets a user's phone (v2); the code goes out by SMS unless the request says otherwise.
     pub fn set_phone(&self, user_id: &str, phone: &str) -> PhoneRequest<'_> {
-        let req = self.post(&format!("/v2/users/{user_id}/phone"));
-        PhoneRequest::new(req, Some(json!({"phone": phone})), V2_VERIFIED)
+        self.v2().set_phone(user_id, phone)
     }
 
     /// A new code for the user's pending number (v2), by SMS unless the request says otherwise.
     pub fn resend(&self, user_id: &str) -> PhoneRequest<'_> {
-        let req = self.post(&format!("/v2/users/{user_id}/phone/resend"));
-        PhoneRequest::new(req, Some(json!({})), V2_VERIFIED)
+        self.v2().resend(user_id)
     }
 
     pub fn verify(&self, user_id: &str, code: &str) -> Req<'_> {
-        self.post(&format!("/v2/users/{user_id}/phone/verify"))
-            .json(json!({"verificationCode": code}))
+        self.v2().verify(user_id, code)
     }
 
     pub fn remove_phone(&self, user_id: &str) -> Req<'_> {
-        self.delete(&format!("/v2/users/{user_id}/phone"))
+        self.v2().remove_phone(user_id)
+    }
+
+    fn v2(&self) -> UserPhones<'_> {
+        UserPhones {
+            app: self,
+            prefix: "/v2",
+        }
+    }
+
+    /// The v2 phone actions under their deprecated /v2beta paths.
+    pub fn v2beta(&self) -> UserPhones<'_> {
+        UserPhones {
+            app: self,
+            prefix: "/v2beta",
+        }
     }
 
     /// The auth API v1 on the phone of the caller that `token` authenticates.
@@ -130,6 +142,39 @@ impl TestApp {
             .send()
             .await
             .verification_code()
+    }
+}
+
+/// The user service's phone actions under one path prefix.
+pub struct UserPhones<'a> {
+    app: &'a TestApp,
+    prefix: &'static str,
+}
+
+impl<'a> UserPhones<'a> {
+    fn path(&self, user_id: &str, action: &str) -> String {
+        format!("{}/users/{user_id}/phone{action}", self.prefix)
+    }
+
+    pub fn set_phone(&self, user_id: &str, phone: &str) -> PhoneRequest<'a> {
+        let req = self.app.post(&self.path(user_id, ""));
+        PhoneRequest::new(req, Some(json!({"phone": phone})), V2_VERIFIED)
+    }
+
+    /// Sends an empty JSON object unless the request adds to it.
+    pub fn resend(&self, user_id: &str) -> PhoneRequest<'a> {
+        let req = self.app.post(&self.path(user_id, "/resend"));
+        PhoneRequest::new(req, Some(json!({})), V2_VERIFIED)
+    }
+
+    pub fn verify(&self, user_id: &str, code: &str) -> Req<'a> {
+        self.app
+            .post(&self.path(user_id, "/verify"))
+            .json(json!({"verificationCode": code}))
+    }
+
+    pub fn remove_phone(&self, user_id: &str) -> Req<'a> {
+        self.app.delete(&self.path(user_id, ""))
     }
 }
 

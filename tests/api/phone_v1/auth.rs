@@ -6,14 +6,12 @@ use serde_json::json;
 use crate::check_eq;
 use crate::helpers::{Backend, PHONE_A, TestApp};
 
-pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
-    crate::suite!(phone_v1;
-        my_phone_lifecycle,
-        my_phone_set_errors,
-        my_verify_errors,
-        my_resend_preconditions_in_order,
-    )
-}
+crate::suite!(phone_v1;
+    my_phone_lifecycle,
+    my_phone_set_errors,
+    my_verify_errors,
+    my_resend_preconditions_in_order,
+);
 
 async fn my_phone_lifecycle(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;

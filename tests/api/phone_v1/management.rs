@@ -6,16 +6,14 @@ use serde_json::json;
 use crate::check_eq;
 use crate::helpers::{Backend, PHONE_A, PHONE_B, TestApp};
 
-pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
-    crate::suite!(phone_v1;
-        management_resend_and_its_preconditions,
-        management_user_of_another_org_is_not_found,
-        management_org_header_selects_the_org,
-        management_permissions,
-        management_update_with_verified_flag,
-        management_get_and_remove,
-    )
-}
+crate::suite!(phone_v1;
+    management_resend_and_its_preconditions,
+    management_user_of_another_org_is_not_found,
+    management_org_header_selects_the_org,
+    management_permissions,
+    management_update_with_verified_flag,
+    management_get_and_remove,
+);
 
 async fn management_resend_and_its_preconditions(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
@@ -57,8 +55,8 @@ async fn management_resend_and_its_preconditions(b: Backend) -> Result<()> {
         .err(400, 9, "COMMAND-2M9sf")
 }
 
-async fn management_user_of_another_org_is_not_found(b: Backend) -> Result<()> {
-    let app = TestApp::spawn(&b).await?;
+/// A new org "Other" and a user there whose phone is PHONE_A, unverified; returns (org id, user id).
+async fn foreign_user_with_phone(app: &TestApp) -> Result<(String, String)> {
     let other = app.org("Other").await?;
     let foreign = app.human_in(&other, "foreign").await?;
     app.set_phone(&foreign, PHONE_A)
@@ -66,6 +64,12 @@ async fn management_user_of_another_org_is_not_found(b: Backend) -> Result<()> {
         .send()
         .await
         .ok()?;
+    Ok((other, foreign))
+}
+
+async fn management_user_of_another_org_is_not_found(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    let (_, foreign) = foreign_user_with_phone(&app).await?;
     // Acting in the admin's own org (no header): the user is elsewhere.
     let elsewhere = app.v1_managed(&foreign);
     elsewhere
@@ -95,13 +99,7 @@ async fn management_user_of_another_org_is_not_found(b: Backend) -> Result<()> {
 
 async fn management_org_header_selects_the_org(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
-    let other = app.org("Other").await?;
-    let foreign = app.human_in(&other, "foreign").await?;
-    app.set_phone(&foreign, PHONE_A)
-        .return_code()
-        .send()
-        .await
-        .ok()?;
+    let (other, foreign) = foreign_user_with_phone(&app).await?;
     let managed = app.v1_managed(&foreign);
     let r = managed.resend().org(&other).send().await;
     check_eq!(r.ok()?["details"]["resourceOwner"], json!(other));

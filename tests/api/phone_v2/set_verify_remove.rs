@@ -6,19 +6,17 @@ use serde_json::json;
 use crate::check_eq;
 use crate::helpers::{Backend, PHONE_A, PHONE_B, TestApp};
 
-pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
-    crate::suite!(phone_v2;
-        set_phone_modes_and_errors,
-        set_phone_is_verified_needs_permission_even_on_oneself,
-        set_phone_same_number_is_not_changed,
-        verify_right_wrong_expired_and_empty,
-        verify_needs_no_permission,
-        too_many_attempts_kill_the_code_until_a_resend,
-        remove_phone_then_remove_again,
-        v2beta_paths_behave_as_v2,
-        details_report_the_last_sequence,
-    )
-}
+crate::suite!(phone_v2;
+    set_phone_modes_and_errors,
+    set_phone_is_verified_needs_permission_even_on_oneself,
+    set_phone_same_number_is_not_changed,
+    verify_right_wrong_expired_and_empty,
+    verify_needs_no_permission,
+    too_many_attempts_kill_the_code_until_a_resend,
+    remove_phone_then_remove_again,
+    v2beta_paths_behave_as_v2,
+    details_report_the_last_sequence,
+);
 
 async fn set_phone_modes_and_errors(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
@@ -228,35 +226,20 @@ async fn remove_phone_then_remove_again(b: Backend) -> Result<()> {
 async fn v2beta_paths_behave_as_v2(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
     let id = app.human("ada").await?;
-    let r = app
-        .post(&format!("/v2beta/users/{id}/phone"))
-        .json(json!({"phone": PHONE_A, "returnCode": {}}))
-        .send()
-        .await;
-    r.ok()?;
-    let r = app
-        .post(&format!("/v2beta/users/{id}/phone/resend"))
-        .json(json!({"returnCode": {}}))
-        .send()
-        .await;
-    let code = r.ok()?["verificationCode"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    app.post(&format!("/v2beta/users/{id}/phone/verify"))
-        .json(json!({"verificationCode": code}))
+    let beta = app.v2beta();
+    beta.set_phone(&id, PHONE_A)
+        .return_code()
         .send()
         .await
         .ok()?;
-    app.post(&format!("/v2beta/users/{id}/phone/resend"))
-        .json(json!({}))
+    let r = beta.resend(&id).return_code().send().await;
+    let code = r.verification_code()?;
+    beta.verify(&id, &code).send().await.ok()?;
+    beta.resend(&id)
         .send()
         .await
         .err(400, 9, "PHONE-5xrra88eq8")?;
-    app.delete(&format!("/v2beta/users/{id}/phone"))
-        .send()
-        .await
-        .ok()?;
+    beta.remove_phone(&id).send().await.ok()?;
     Ok(())
 }
 

@@ -14,12 +14,10 @@ use super::{SIGNING_KEY, code_delivery, tuned_webhook_toml, webhook, webhook_tom
 use crate::check_eq;
 use crate::helpers::{Backend, PHONE_A, PHONE_B, TestApp};
 
-pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
-    crate::suite!(providers;
-        background_worker_delivers_each_send_exactly_once,
-        api_requests_do_not_wait_for_a_hanging_gateway,
-    )
-}
+crate::suite!(providers;
+    background_worker_delivers_each_send_exactly_once,
+    api_requests_do_not_wait_for_a_hanging_gateway,
+);
 
 /// Starts the real run loop (woken by commits) in the background; returns its stop switch and handle.
 fn run_in_background(
@@ -45,16 +43,7 @@ async fn background_worker_delivers_each_send_exactly_once(b: Backend) -> Result
     gateway.wait_for(5, StdDuration::from_secs(10)).await?;
     // Let a duplicate show up if there were one.
     tokio::time::sleep(StdDuration::from_millis(500)).await;
-    let mut got: Vec<String> = gateway
-        .received()
-        .iter()
-        .map(|r| {
-            r.json()["contextInfo"]["recipientPhoneNumber"]
-                .as_str()
-                .unwrap_or("")
-                .to_owned()
-        })
-        .collect();
+    let mut got: Vec<String> = gateway.received().iter().map(|r| r.recipient()).collect();
     got.sort();
     check_eq!(got, phones);
     let _ = stop.send(true);

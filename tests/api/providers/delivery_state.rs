@@ -10,12 +10,10 @@ use super::code_delivery;
 use crate::check_eq;
 use crate::helpers::{Backend, PHONE_A, PHONE_B, TestApp};
 
-pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
-    crate::suite!(providers;
-        code_delivery_state_shows_on_the_v2_user,
-        metrics_count_jobs_by_state,
-    )
-}
+crate::suite!(providers;
+    code_delivery_state_shows_on_the_v2_user,
+    metrics_count_jobs_by_state,
+);
 
 async fn code_delivery_state_shows_on_the_v2_user(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;

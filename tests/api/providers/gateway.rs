@@ -38,6 +38,14 @@ impl Received {
             .map(str::to_owned)
     }
 
+    /// The number a webhook request is for.
+    pub fn recipient(&self) -> String {
+        self.json()["contextInfo"]["recipientPhoneNumber"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }
+
     /// The fields of a form-encoded body.
     pub fn form(&self) -> BTreeMap<String, String> {
         let text = String::from_utf8_lossy(&self.body);

@@ -12,11 +12,12 @@ mod webhook;
 use std::sync::Arc;
 
 use anyhow::Result;
-use phoneverify::notify::{SmsProvider, WebhookProvider};
+use phoneverify::notify::{SmsProvider, WebhookProvider, Worker};
 use serde_json::Value;
 
-use crate::helpers::TestApp;
-use gateway::Gateway;
+use crate::check_eq;
+use crate::helpers::{PHONE_A, TestApp, deliver_all};
+use gateway::{Gateway, Received};
 
 pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
     let mut tests = webhook::tests();
@@ -53,6 +54,32 @@ fn webhook(app: &TestApp) -> Result<Arc<dyn SmsProvider>> {
         WebhookProvider::new(&app.services.config.sms.webhook, app.clock.clone())
             .map_err(anyhow::Error::msg)?,
     ))
+}
+
+/// Sets PHONE_A on `user_id` with the code by SMS and runs `worker` until nothing is due; the gateway must
+/// have got exactly one request, which is returned.
+async fn the_one_sms(
+    app: &TestApp,
+    worker: &Worker,
+    gateway: &Gateway,
+    user_id: &str,
+) -> Result<Received> {
+    app.set_phone(user_id, PHONE_A)
+        .send_code()
+        .send()
+        .await
+        .ok()?;
+    check_eq!(deliver_all(worker).await?, 1);
+    let got = gateway.received();
+    check_eq!(got.len(), 1);
+    Ok(got[0].clone())
+}
+
+/// The code the gateway got is the one that verifies, and its send was recorded once.
+async fn verifies_after_one_send(app: &TestApp, id: &str, code: &str) -> Result<()> {
+    app.verify(id, code).send().await.ok()?;
+    check_eq!(app.count_events(id, "user.human.phone.code.sent").await?, 1);
+    Ok(())
 }
 
 /// The `codeDelivery` state of the user's pending code, as the v2 API shows it.

@@ -11,15 +11,14 @@ use phoneverify::domain::code::PlainCode;
 use phoneverify::notify::{SendError, SmsMessage, SmsProvider, TwilioProvider, Worker};
 
 use super::gateway::{Gateway, Reply};
+use super::{the_one_sms, verifies_after_one_send};
 use crate::check_eq;
-use crate::helpers::{Backend, PHONE_A, TestApp, deliver_all};
+use crate::helpers::{Backend, PHONE_A, TestApp};
 
-pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
-    crate::suite!(providers;
-        twilio_request_format,
-        twilio_messaging_service_and_errors,
-    )
-}
+crate::suite!(providers;
+    twilio_request_format,
+    twilio_messaging_service_and_errors,
+);
 
 const TWILIO_SID: &str = "AC0123456789abcdef";
 const TWILIO_TOKEN: &str = "tw-secret-auth-token";
@@ -46,12 +45,7 @@ async fn twilio_request_format(b: Backend) -> Result<()> {
     let app = TestApp::spawn_with(&b, &twilio_toml(&gateway, "from = \"+15005550006\"")).await?;
     let worker = Worker::new(app.services.clone(), twilio(&app)?);
     let id = app.human_speaking("francoise", "fr").await?;
-    app.set_phone(&id, PHONE_A).send_code().send().await.ok()?;
-    check_eq!(deliver_all(&worker).await?, 1);
-
-    let got = gateway.received();
-    check_eq!(got.len(), 1);
-    let r = &got[0];
+    let r = &the_one_sms(&app, &worker, &gateway, &id).await?;
     check_eq!(r.method, Method::POST);
     check_eq!(
         r.path,
@@ -85,12 +79,7 @@ async fn twilio_request_format(b: Backend) -> Result<()> {
         .next()
         .unwrap_or_default()
         .to_owned();
-    app.verify(&id, &code).send().await.ok()?;
-    check_eq!(
-        app.count_events(&id, "user.human.phone.code.sent").await?,
-        1
-    );
-    Ok(())
+    verifies_after_one_send(&app, &id, &code).await
 }
 
 async fn twilio_messaging_service_and_errors(b: Backend) -> Result<()> {

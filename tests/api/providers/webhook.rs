@@ -7,31 +7,22 @@ use phoneverify::notify::{SIGNATURE_HEADER, Worker};
 use serde_json::json;
 
 use super::gateway::{Gateway, Reply};
-use super::{SIGNING_KEY, webhook, webhook_toml};
+use super::{SIGNING_KEY, the_one_sms, verifies_after_one_send, webhook, webhook_toml};
 use crate::check_eq;
-use crate::helpers::{Backend, PHONE_A, TestApp, deliver_all};
+use crate::helpers::{Backend, PHONE_A, TestApp};
 use crate::signature::check_signature;
 
-pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
-    crate::suite!(providers;
-        webhook_body_is_zitadel_shaped_and_signed,
-        unsigned_webhook_carries_no_signature,
-    )
-}
-
-// ---- tests ----
+crate::suite!(providers;
+    webhook_body_is_zitadel_shaped_and_signed,
+    unsigned_webhook_carries_no_signature,
+);
 
 async fn webhook_body_is_zitadel_shaped_and_signed(b: Backend) -> Result<()> {
     let gateway = Gateway::start(Reply::Status(200, "{}")).await?;
     let app = TestApp::spawn_with(&b, &webhook_toml(&gateway, SIGNING_KEY)).await?;
     let worker = Worker::new(app.services.clone(), webhook(&app)?);
     let id = app.human_speaking("heidi", "de-CH").await?;
-    app.set_phone(&id, PHONE_A).send_code().send().await.ok()?;
-    check_eq!(deliver_all(&worker).await?, 1);
-
-    let got = gateway.received();
-    check_eq!(got.len(), 1);
-    let r = &got[0];
+    let r = &the_one_sms(&app, &worker, &gateway, &id).await?;
     check_eq!(r.method, Method::POST);
     check_eq!(r.path.as_str(), "/sms");
     check_eq!(
@@ -68,13 +59,7 @@ async fn webhook_body_is_zitadel_shaped_and_signed(b: Backend) -> Result<()> {
     tampered.extend_from_slice(b" ");
     ensure!(check_signature(&header, &tampered, SIGNING_KEY).is_err());
 
-    // The code the gateway got is the one that verifies.
-    app.verify(&id, &code).send().await.ok()?;
-    check_eq!(
-        app.count_events(&id, "user.human.phone.code.sent").await?,
-        1
-    );
-    Ok(())
+    verifies_after_one_send(&app, &id, &code).await
 }
 
 async fn unsigned_webhook_carries_no_signature(b: Backend) -> Result<()> {
@@ -82,18 +67,15 @@ async fn unsigned_webhook_carries_no_signature(b: Backend) -> Result<()> {
     let app = TestApp::spawn_with(&b, &webhook_toml(&gateway, "")).await?;
     let worker = Worker::new(app.services.clone(), webhook(&app)?);
     let id = app.human("ada").await?;
-    app.set_phone(&id, PHONE_A).send_code().send().await.ok()?;
-    check_eq!(deliver_all(&worker).await?, 1);
-    let got = gateway.received();
-    check_eq!(got.len(), 1);
-    check_eq!(got[0].header(SIGNATURE_HEADER), None);
+    let r = the_one_sms(&app, &worker, &gateway, &id).await?;
+    check_eq!(r.header(SIGNATURE_HEADER), None);
     // No preferred language: the default template; 204 counts as delivered.
-    let text = got[0].json()["templateData"]["text"]
+    let text = r.json()["templateData"]["text"]
         .as_str()
         .context("text")?
         .to_owned();
     ensure!(text.starts_with("Your verification code is "), "{text}");
-    check_eq!(got[0].json()["args"]["preferredLanguage"], json!(""));
+    check_eq!(r.json()["args"]["preferredLanguage"], json!(""));
     check_eq!(app.services.store.job_counts().await?.sent, 1);
     Ok(())
 }

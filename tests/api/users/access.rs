@@ -6,13 +6,11 @@ use serde_json::json;
 use crate::check_eq;
 use crate::helpers::{Backend, PHONE_A, TestApp};
 
-pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
-    crate::suite!(users;
-        organizations_and_members,
-        personal_access_tokens_authenticate_until_removed,
-        acting_on_a_user_needs_its_every_scope,
-    )
-}
+crate::suite!(users;
+    organizations_and_members,
+    personal_access_tokens_authenticate_until_removed,
+    acting_on_a_user_needs_its_every_scope,
+);
 
 async fn organizations_and_members(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
@@ -21,10 +19,7 @@ async fn organizations_and_members(b: Backend) -> Result<()> {
         .json(json!({"name": "Acme"}))
         .send()
         .await;
-    let acme = r.ok()?["organizationId"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let acme = r.field("organizationId")?;
     check_eq!(r.body["details"]["resourceOwner"], json!(acme));
     app.post("/v2/organizations")
         .json(json!({"name": "acme"}))

@@ -6,15 +6,13 @@ use serde_json::json;
 use crate::check_eq;
 use crate::helpers::{Backend, PHONE_A, TestApp};
 
-pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
-    crate::suite!(users;
-        add_human_with_phone_modes,
-        add_human_errors,
-        get_user_permissions,
-        deactivate_reactivate_delete,
-        me_returns_the_caller_as_zitadel,
-    )
-}
+crate::suite!(users;
+    add_human_with_phone_modes,
+    add_human_errors,
+    get_user_permissions,
+    deactivate_reactivate_delete,
+    me_returns_the_caller_as_zitadel,
+);
 
 async fn add_human_with_phone_modes(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
