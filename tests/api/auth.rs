@@ -9,7 +9,6 @@ use serde_json::{Value, json};
 
 use crate::check_eq;
 use crate::helpers::{Backend, TestApp};
-use phoneverify::domain::clock::Clock;
 
 crate::suite!(auth;
     missing_and_malformed_headers,
@@ -66,7 +65,7 @@ async fn signing_key(app: &TestApp) -> Result<Vec<u8>> {
     let stored = app
         .services
         .store
-        .secret("signing_key.es256.pkcs8", "", app.clock.now())
+        .secret("signing_key.es256.pkcs8", "", app.now())
         .await?;
     Ok(STANDARD.decode(stored)?)
 }
@@ -95,7 +94,7 @@ async fn forged_expired_and_foreign_tokens(b: Backend) -> Result<()> {
     assert_unauthenticated(&app.get(path).by(&good).send().await, "Token is invalid")?;
     // Signed by a key that is not ours, under our kid.
     let other = phoneverify::auth::keys::generate_pkcs8()?;
-    let now = app.clock.now().timestamp();
+    let now = app.now().timestamp();
     let claims = json!({"iss": "phoneverify", "aud": "phoneverify", "sub": app.admin_id, "exp": now + 600, "nbf": now, "iat": now, "jti": "x"});
     let forged = sign(&other, &kid_of(&good)?, Algorithm::ES256, &claims)?;
     assert_unauthenticated(&app.get(path).by(&forged).send().await, "Token is invalid")?;
@@ -120,7 +119,7 @@ async fn claims_are_checked(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
     let kid = kid_of(&app.admin_token)?;
     let key = signing_key(&app).await?;
-    let now = app.clock.now().timestamp();
+    let now = app.now().timestamp();
     let base = json!({"iss": "phoneverify", "aud": "phoneverify", "sub": app.admin_id, "exp": now + 600, "nbf": now, "iat": now, "jti": "x"});
     let with = |k: &str, v: Value| {
         let mut c = base.clone();

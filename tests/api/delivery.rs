@@ -32,7 +32,7 @@ async fn a_send_is_delivered_exactly_once_with_the_code(b: Backend) -> Result<()
     // The code that was sent is the one that verifies.
     let code = sent[0].code.expose().to_owned();
     app.verify(&id, &code).send().await.ok()?;
-    let counts = app.services.store.job_counts().await?;
+    let counts = app.job_counts().await?;
     check_eq!((counts.pending, counts.sent), (0, 1));
     Ok(())
 }
@@ -45,7 +45,7 @@ async fn replaced_codes_are_not_sent(b: Backend) -> Result<()> {
     app.resend(&id).send().await.ok()?;
     check_eq!(app.deliver().await?, 3);
     check_eq!(app.sms.sent().len(), 1);
-    let counts = app.services.store.job_counts().await?;
+    let counts = app.job_counts().await?;
     check_eq!((counts.sent, counts.dropped), (1, 2));
     // A job whose phone was removed is dropped too.
     app.resend(&id).send().await.ok()?;
@@ -87,7 +87,7 @@ async fn expired_codes_are_given_up_with_an_event(b: Backend) -> Result<()> {
         app.last_event(&id).await?.as_deref(),
         Some("user.human.phone.code.delivery.failed")
     );
-    let counts = app.services.store.job_counts().await?;
+    let counts = app.job_counts().await?;
     check_eq!((counts.pending, counts.failed), (0, 1));
     app.clock.advance(Duration::hours(1));
     check_eq!(app.deliver().await?, 0);
@@ -110,15 +110,12 @@ async fn jobs_left_when_the_provider_is_switched_off_are_given_up(b: Backend) ->
     let app = TestApp::spawn(&b).await?;
     let id = app.human("ada").await?;
     app.set_phone(&id, PHONE_A).send().await.ok()?;
-    let off = phoneverify::notify::Worker::new(
-        app.services.clone(),
-        std::sync::Arc::new(phoneverify::notify::NoProvider),
-    );
+    let off = app.worker_with(std::sync::Arc::new(phoneverify::notify::NoProvider));
     check_eq!(off.run_once().await?, 1);
-    check_eq!(app.services.store.job_counts().await?.pending, 1);
+    check_eq!(app.job_counts().await?.pending, 1);
     app.clock.advance(Duration::minutes(11));
     check_eq!(off.run_once().await?, 1);
-    let counts = app.services.store.job_counts().await?;
+    let counts = app.job_counts().await?;
     check_eq!((counts.pending, counts.failed), (0, 1));
     check_eq!(
         app.last_event(&id).await?.as_deref(),

@@ -77,7 +77,7 @@ async fn codes_are_never_stored_or_logged_in_clear(b: Backend) -> Result<()> {
     let queued = app
         .services
         .store
-        .claim_jobs(app_now(&app), app_now(&app), 10)
+        .claim_jobs(app.now(), app.now(), 10)
         .await?;
     check_eq!(queued.len(), 1);
     // The lease ended at once, so the worker can take the job now.
@@ -86,7 +86,7 @@ async fn codes_are_never_stored_or_logged_in_clear(b: Backend) -> Result<()> {
     check_eq!(sent_code.len(), 6);
     let returned = app.returned_code(&id).await?;
     let sealed = &queued[0].encrypted_code;
-    for event in app.services.store.events(&id).await? {
+    for event in app.events(&id).await? {
         let payload = event.payload.map(|p| p.to_string()).unwrap_or_default();
         anyhow::ensure!(
             !payload.contains(&returned) && !payload.contains(&sent_code),
@@ -108,11 +108,6 @@ async fn codes_are_never_stored_or_logged_in_clear(b: Backend) -> Result<()> {
     let hash = pending.map(|c| c.hash).unwrap_or_default();
     anyhow::ensure!(!hash.is_empty() && !hash.contains(&returned), "hash {hash}");
     Ok(())
-}
-
-fn app_now(app: &TestApp) -> chrono::DateTime<chrono::Utc> {
-    use phoneverify::domain::clock::Clock;
-    app.clock.now()
 }
 
 async fn unreachable_database_answers_503(b: Backend) -> Result<()> {

@@ -74,7 +74,7 @@ async fn the_daily_cap_counts_sends_to_a_number_across_users(b: Backend) -> Resu
     app.set_phone(&a, PHONE_A).send().await.ok()?; // 1
     app.resend(&a).send().await.ok()?; // 2
     app.set_phone(&c, PHONE_A).send().await.ok()?; // 3
-    let jobs = app.services.store.job_counts().await?.pending;
+    let jobs = app.job_counts().await?.pending;
     let events = app.event_types(&c).await?.len();
     // The clock stands at 09:00 UTC: the cap lifts at midnight, 15 hours away.
     let r = app.resend(&c).send().await;
@@ -83,7 +83,7 @@ async fn the_daily_cap_counts_sends_to_a_number_across_users(b: Backend) -> Resu
     app.resend(&a).send().await.err(429, 8, "PHONE-d4iLy")?;
     // Refused sends wrote nothing: no event, no job.
     check_eq!(app.event_types(&c).await?.len(), events);
-    check_eq!(app.services.store.job_counts().await?.pending, jobs);
+    check_eq!(app.job_counts().await?.pending, jobs);
     // Another number has its own count; a returned code costs nothing.
     app.set_phone(&a, PHONE_B).send().await.ok()?;
     app.resend(&c).return_code().send().await.ok()?;

@@ -6,11 +6,13 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use axum::Router;
 use axum::http::Method;
-use chrono::{TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use phoneverify::config::Config;
-use phoneverify::domain::clock::ManualClock;
-use phoneverify::notify::{RecordingProvider, Worker};
+use phoneverify::domain::clock::{Clock, ManualClock};
+use phoneverify::domain::events::StoredEvent;
+use phoneverify::notify::{RecordingProvider, SmsProvider, Worker};
 use phoneverify::service::Services;
+use phoneverify::store::JobCounts;
 
 use super::backend::Backend;
 use super::request::Req;
@@ -120,6 +122,11 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("token for {user_id}: {e}"))
     }
 
+    /// The app's (pinned) time.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
     /// Runs the delivery worker until nothing is due; returns how many jobs it handled.
     pub async fn deliver(&self) -> Result<usize> {
         deliver_all(&self.worker).await
@@ -135,10 +142,23 @@ impl TestApp {
             .collect()
     }
 
+    /// A delivery worker of this app's services that sends through `provider`.
+    pub fn worker_with(&self, provider: Arc<dyn SmsProvider>) -> Worker {
+        Worker::new(self.services.clone(), provider)
+    }
+
+    /// The SMS jobs in the outbox, by state.
+    pub async fn job_counts(&self) -> Result<JobCounts> {
+        Ok(self.services.store.job_counts().await?)
+    }
+
+    /// The aggregate's events, oldest first.
+    pub async fn events(&self, aggregate_id: &str) -> Result<Vec<StoredEvent>> {
+        Ok(self.services.store.events(aggregate_id).await?)
+    }
+
     pub async fn event_types(&self, aggregate_id: &str) -> Result<Vec<String>> {
         Ok(self
-            .services
-            .store
             .events(aggregate_id)
             .await?
             .into_iter()

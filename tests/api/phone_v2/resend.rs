@@ -34,7 +34,7 @@ async fn resend_return_code_returns_a_new_code_and_sends_nothing(b: Backend) -> 
         events.last().map(String::as_str),
         Some("user.human.phone.code.added")
     );
-    let stored = app.services.store.events(&id).await?;
+    let stored = app.events(&id).await?;
     check_eq!(
         stored
             .last()
@@ -183,7 +183,7 @@ async fn none_provider_refuses_sends_and_writes_nothing(b: Backend) -> Result<()
         .await
         .err(400, 9, "SMS-n0Pr0v")?;
     check_eq!(app.event_types(&id).await?, before);
-    check_eq!(app.services.store.job_counts().await?.pending, 0);
+    check_eq!(app.job_counts().await?.pending, 0);
     // returnCode needs no provider.
     app.resend(&id).return_code().send().await.ok()?;
     Ok(())

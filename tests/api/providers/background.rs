@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
 use anyhow::{Result, ensure};
-use phoneverify::notify::{SmsProvider, Worker};
+use phoneverify::notify::SmsProvider;
 use serde_json::json;
 use tokio::sync::watch;
 
@@ -25,7 +25,7 @@ fn run_in_background(
     provider: Arc<dyn SmsProvider>,
 ) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
     let (stop, stopped) = watch::channel(false);
-    let worker = Worker::new(app.services.clone(), provider);
+    let worker = app.worker_with(provider);
     (stop, tokio::spawn(worker.run(stopped)))
 }
 
@@ -48,7 +48,7 @@ async fn background_worker_delivers_each_send_exactly_once(b: Backend) -> Result
     check_eq!(got, phones);
     let _ = stop.send(true);
     tokio::time::timeout(StdDuration::from_secs(5), handle).await??;
-    let counts = app.services.store.job_counts().await?;
+    let counts = app.job_counts().await?;
     check_eq!((counts.pending, counts.sent), (0, 5));
     Ok(())
 }
@@ -87,7 +87,7 @@ async fn api_requests_do_not_wait_for_a_hanging_gateway(b: Backend) -> Result<()
     // Stopping finishes the call in hand (cut off by its timeout) instead of hanging with it.
     let _ = stop.send(true);
     tokio::time::timeout(StdDuration::from_secs(15), handle).await??;
-    let counts = app.services.store.job_counts().await?;
+    let counts = app.job_counts().await?;
     check_eq!((counts.pending, counts.sent), (2, 0));
     Ok(())
 }

@@ -5,7 +5,6 @@ use std::time::{Duration as StdDuration, Instant};
 
 use anyhow::{Context, Result, ensure};
 use chrono::Duration;
-use phoneverify::notify::Worker;
 use serde_json::{Value, json};
 
 use super::gateway::{Gateway, Reply};
@@ -28,7 +27,7 @@ async fn gateway_errors_are_retried_and_delivered_once(b: Backend) -> Result<()>
         Reply::Status(500, r#"{"error":"boom"}"#),
     ]);
     let app = TestApp::spawn_with(&b, &webhook_toml(&gateway, SIGNING_KEY)).await?;
-    let worker = Worker::new(app.services.clone(), webhook(&app)?);
+    let worker = app.worker_with(webhook(&app)?);
     let id = app.human("ada").await?;
     app.set_phone(&id, PHONE_A).send_code().send().await.ok()?;
 
@@ -66,7 +65,7 @@ async fn gateway_errors_are_retried_and_delivered_once(b: Backend) -> Result<()>
             .await?,
         0
     );
-    let counts = app.services.store.job_counts().await?;
+    let counts = app.job_counts().await?;
     check_eq!((counts.pending, counts.sent, counts.failed), (0, 1, 0));
     check_eq!(code_delivery(&app, &id).await?, json!("CODE_DELIVERY_SENT"));
     Ok(())
@@ -76,7 +75,7 @@ async fn hanging_gateway_times_out_and_is_retried(b: Backend) -> Result<()> {
     let gateway = Gateway::start(Reply::Status(200, "{}")).await?;
     gateway.then([Reply::Hang]);
     let app = TestApp::spawn_with(&b, &webhook_toml(&gateway, SIGNING_KEY)).await?;
-    let worker = Worker::new(app.services.clone(), webhook(&app)?);
+    let worker = app.worker_with(webhook(&app)?);
     let id = app.human("ada").await?;
     app.set_phone(&id, PHONE_A).send_code().send().await.ok()?;
 
@@ -89,7 +88,7 @@ async fn hanging_gateway_times_out_and_is_retried(b: Backend) -> Result<()> {
         "the attempt took {took:?}"
     );
     check_eq!(gateway.received().len(), 1);
-    let counts = app.services.store.job_counts().await?;
+    let counts = app.job_counts().await?;
     check_eq!((counts.pending, counts.sent), (1, 0));
     check_eq!(
         app.count_events(&id, "user.human.phone.code.sent").await?,
@@ -103,7 +102,7 @@ async fn hanging_gateway_times_out_and_is_retried(b: Backend) -> Result<()> {
         app.count_events(&id, "user.human.phone.code.sent").await?,
         1
     );
-    check_eq!(app.services.store.job_counts().await?.sent, 1);
+    check_eq!(app.job_counts().await?.sent, 1);
     Ok(())
 }
 
@@ -112,7 +111,7 @@ async fn gateway_down_longer_than_the_code_lives_gives_up(b: Backend) -> Result<
     // Attempts would last longer than the code: it is its expiry that ends them.
     let toml = tuned_webhook_toml(&gateway, SIGNING_KEY, 100, 1);
     let app = TestApp::spawn_with(&b, &toml).await?;
-    let worker = Worker::new(app.services.clone(), webhook(&app)?);
+    let worker = app.worker_with(webhook(&app)?);
     let id = app.human("ada").await?;
     app.set_phone(&id, PHONE_A).send_code().send().await.ok()?;
 
@@ -143,7 +142,7 @@ async fn gateway_down_longer_than_the_code_lives_gives_up(b: Backend) -> Result<
         app.count_events(&id, "user.human.phone.code.sent").await?,
         0
     );
-    let counts = app.services.store.job_counts().await?;
+    let counts = app.job_counts().await?;
     check_eq!((counts.pending, counts.failed, counts.sent), (0, 1, 0));
     check_eq!(
         code_delivery(&app, &id).await?,
@@ -170,15 +169,15 @@ async fn pending_jobs_are_delivered_after_a_restart(b: Backend) -> Result<()> {
         .ok()?;
     // One failed attempt, then the process goes away with both jobs pending.
     {
-        let worker = Worker::new(app.services.clone(), webhook(&app)?);
+        let worker = app.worker_with(webhook(&app)?);
         check_eq!(deliver_all(&worker).await?, 2);
     }
-    check_eq!(app.services.store.job_counts().await?.pending, 2);
+    check_eq!(app.job_counts().await?.pending, 2);
     let app = app.restart().await?;
 
     gateway.set_default(Reply::Status(200, "{}"));
     app.clock.advance(Duration::seconds(10));
-    let worker = Worker::new(app.services.clone(), webhook(&app)?);
+    let worker = app.worker_with(webhook(&app)?);
     check_eq!(deliver_all(&worker).await?, 2);
     let got = gateway.received();
     check_eq!(got.len(), 4);
@@ -195,14 +194,14 @@ async fn pending_jobs_are_delivered_after_a_restart(b: Backend) -> Result<()> {
         .context("code")?
         .to_owned();
     app.verify(&id, &code).send().await.ok()?;
-    check_eq!(app.services.store.job_counts().await?.sent, 2);
+    check_eq!(app.job_counts().await?.sent, 2);
     Ok(())
 }
 
 async fn replaced_and_expired_codes_never_reach_the_gateway(b: Backend) -> Result<()> {
     let gateway = Gateway::start(Reply::Status(200, "{}")).await?;
     let app = TestApp::spawn_with(&b, &webhook_toml(&gateway, SIGNING_KEY)).await?;
-    let worker = Worker::new(app.services.clone(), webhook(&app)?);
+    let worker = app.worker_with(webhook(&app)?);
     let id = app.human("ada").await?;
     app.set_phone(&id, PHONE_A).send_code().send().await.ok()?;
     app.clock.advance(Duration::seconds(31));
@@ -218,7 +217,7 @@ async fn replaced_and_expired_codes_never_reach_the_gateway(b: Backend) -> Resul
         .context("code")?
         .to_owned();
     app.verify(&id, &code).send().await.ok()?;
-    check_eq!(app.services.store.job_counts().await?.dropped, 2);
+    check_eq!(app.job_counts().await?.dropped, 2);
 
     // A code that expired before the worker came round is given up, not sent.
     let bob = app.human("bob").await?;

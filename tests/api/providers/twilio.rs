@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::Duration;
 use phoneverify::domain::code::PlainCode;
-use phoneverify::notify::{SendError, SmsMessage, SmsProvider, TwilioProvider, Worker};
+use phoneverify::notify::{SendError, SmsMessage, SmsProvider, TwilioProvider};
 
 use super::gateway::{Gateway, Reply};
 use super::{the_one_sms, verifies_after_one_send};
@@ -43,7 +43,7 @@ async fn twilio_request_format(b: Backend) -> Result<()> {
     ))
     .await?;
     let app = TestApp::spawn_with(&b, &twilio_toml(&gateway, "from = \"+15005550006\"")).await?;
-    let worker = Worker::new(app.services.clone(), twilio(&app)?);
+    let worker = app.worker_with(twilio(&app)?);
     let id = app.human_speaking("francoise", "fr").await?;
     let r = &the_one_sms(&app, &worker, &gateway, &id).await?;
     check_eq!(r.method, Method::POST);

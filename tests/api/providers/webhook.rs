@@ -2,8 +2,7 @@
 
 use anyhow::{Context, Result, ensure};
 use axum::http::Method;
-use phoneverify::domain::clock::Clock;
-use phoneverify::notify::{SIGNATURE_HEADER, Worker};
+use phoneverify::notify::SIGNATURE_HEADER;
 use serde_json::json;
 
 use super::gateway::{Gateway, Reply};
@@ -20,7 +19,7 @@ crate::suite!(providers;
 async fn webhook_body_is_zitadel_shaped_and_signed(b: Backend) -> Result<()> {
     let gateway = Gateway::start(Reply::Status(200, "{}")).await?;
     let app = TestApp::spawn_with(&b, &webhook_toml(&gateway, SIGNING_KEY)).await?;
-    let worker = Worker::new(app.services.clone(), webhook(&app)?);
+    let worker = app.worker_with(webhook(&app)?);
     let id = app.human_speaking("heidi", "de-CH").await?;
     let r = &the_one_sms(&app, &worker, &gateway, &id).await?;
     check_eq!(r.method, Method::POST);
@@ -50,7 +49,7 @@ async fn webhook_body_is_zitadel_shaped_and_signed(b: Backend) -> Result<()> {
     // Signed over the exact bytes sent, at the app's (pinned) time.
     let header = r.header(SIGNATURE_HEADER).context("signature header")?;
     let t = check_signature(&header, &r.body, SIGNING_KEY).map_err(anyhow::Error::msg)?;
-    check_eq!(t, app.clock.now().timestamp());
+    check_eq!(t, app.now().timestamp());
     ensure!(
         check_signature(&header, &r.body, "another-key").is_err(),
         "a receiver with another key rejects it"
@@ -65,7 +64,7 @@ async fn webhook_body_is_zitadel_shaped_and_signed(b: Backend) -> Result<()> {
 async fn unsigned_webhook_carries_no_signature(b: Backend) -> Result<()> {
     let gateway = Gateway::start(Reply::Status(204, "")).await?;
     let app = TestApp::spawn_with(&b, &webhook_toml(&gateway, "")).await?;
-    let worker = Worker::new(app.services.clone(), webhook(&app)?);
+    let worker = app.worker_with(webhook(&app)?);
     let id = app.human("ada").await?;
     let r = the_one_sms(&app, &worker, &gateway, &id).await?;
     check_eq!(r.header(SIGNATURE_HEADER), None);
@@ -76,6 +75,6 @@ async fn unsigned_webhook_carries_no_signature(b: Backend) -> Result<()> {
         .to_owned();
     ensure!(text.starts_with("Your verification code is "), "{text}");
     check_eq!(r.json()["args"]["preferredLanguage"], json!(""));
-    check_eq!(app.services.store.job_counts().await?.sent, 1);
+    check_eq!(app.job_counts().await?.sent, 1);
     Ok(())
 }
