@@ -1,6 +1,6 @@
 //! A test app over the real router and a real database, with a pinned clock and a recording SMS provider,
-//! and typed actions so that tests read as behaviour. Library types are used here and in store_contract.rs
-//! only, so that a change of them touches few places.
+//! and typed actions so that tests read as behaviour. Tests reach the store, the worker and the clock through
+//! TestApp, so that a change of the library's types is adapted here rather than in every module.
 
 mod app;
 mod backend;

@@ -17,16 +17,17 @@ pub struct PhoneRequest<'a> {
 }
 
 impl<'a> PhoneRequest<'a> {
-    fn new(req: Req<'a>, body: Option<Value>, verified_flag: &'static str) -> Self {
-        let body = body.map(|b| match b {
-            Value::Object(fields) => fields,
-            _ => Map::new(),
-        });
+    /// No body until a field (or `json_body`) asks for one.
+    fn new(req: Req<'a>, verified_flag: &'static str) -> Self {
         Self {
             req,
-            body,
+            body: None,
             verified_flag,
         }
+    }
+
+    fn phone(self, phone: &str) -> Self {
+        self.with("phone", json!(phone))
     }
 
     fn with(mut self, key: &str, value: Value) -> Self {
@@ -158,13 +159,13 @@ impl<'a> UserPhones<'a> {
 
     pub fn set_phone(&self, user_id: &str, phone: &str) -> PhoneRequest<'a> {
         let req = self.app.post(&self.path(user_id, ""));
-        PhoneRequest::new(req, Some(json!({"phone": phone})), V2_VERIFIED)
+        PhoneRequest::new(req, V2_VERIFIED).phone(phone)
     }
 
     /// Sends an empty JSON object unless the request adds to it.
     pub fn resend(&self, user_id: &str) -> PhoneRequest<'a> {
         let req = self.app.post(&self.path(user_id, "/resend"));
-        PhoneRequest::new(req, Some(json!({})), V2_VERIFIED)
+        PhoneRequest::new(req, V2_VERIFIED).json_body()
     }
 
     pub fn verify(&self, user_id: &str, code: &str) -> Req<'a> {
@@ -193,7 +194,7 @@ impl<'a> MyPhone<'a> {
     /// Sets the caller's phone; the code goes out by SMS.
     pub fn set_phone(&self, phone: &str) -> PhoneRequest<'a> {
         let req = self.app.put(Self::PATH).by(self.token);
-        PhoneRequest::new(req, Some(json!({"phone": phone})), V1_VERIFIED)
+        PhoneRequest::new(req, V1_VERIFIED).phone(phone)
     }
 
     /// Sends no body unless the request asks for one.
@@ -202,7 +203,7 @@ impl<'a> MyPhone<'a> {
             .app
             .post("/auth/v1/users/me/phone/_resend_verification")
             .by(self.token);
-        PhoneRequest::new(req, None, V1_VERIFIED)
+        PhoneRequest::new(req, V1_VERIFIED)
     }
 
     pub fn verify(&self, code: &str) -> Req<'a> {
@@ -234,7 +235,7 @@ impl<'a> ManagedPhone<'a> {
     /// Updates the user's phone; unverified with a code by SMS unless `.verified()`.
     pub fn set_phone(&self, phone: &str) -> PhoneRequest<'a> {
         let req = self.app.put(&self.path());
-        PhoneRequest::new(req, Some(json!({"phone": phone})), V1_VERIFIED)
+        PhoneRequest::new(req, V1_VERIFIED).phone(phone)
     }
 
     /// Sends no body unless the request asks for one.
@@ -242,7 +243,7 @@ impl<'a> ManagedPhone<'a> {
         let req = self
             .app
             .post(&format!("{}/_resend_verification", self.path()));
-        PhoneRequest::new(req, None, V1_VERIFIED)
+        PhoneRequest::new(req, V1_VERIFIED)
     }
 
     pub fn remove_phone(&self) -> Req<'a> {

@@ -108,10 +108,7 @@ async fn management_org_header_selects_the_org(b: Backend) -> Result<()> {
     // An org that does not exist.
     for r in [
         managed.resend().org("999").send().await,
-        app.post(&format!("/v2/users/{foreign}/phone/resend"))
-            .org("999")
-            .send()
-            .await,
+        app.resend(&foreign).org("999").send().await,
         app.v1_me(&app.admin_token)
             .get_phone()
             .org("999")
