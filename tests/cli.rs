@@ -3,6 +3,8 @@
 #[path = "support/server.rs"]
 mod server;
 
+use std::process::Command;
+
 use serde_json::json;
 use server::{Server, bin, subject_of};
 
@@ -11,10 +13,7 @@ fn serve_bootstraps_answers_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[("PHONEVERIFY_SMS__PROVIDER", "none")]);
     let token_path = dir.path().join("data/admin.token");
-    let token = std::fs::read_to_string(&token_path)
-        .unwrap()
-        .trim()
-        .to_owned();
+    let token = server.admin_token();
     assert!(
         server.log_text().contains("admin.token"),
         "the log names the token file"
@@ -31,26 +30,11 @@ fn serve_bootstraps_answers_and_stops_cleanly_on_sigterm() {
     let id = created["userId"].as_str().unwrap();
     let code = created["phoneCode"].as_str().unwrap().to_owned();
     // With no provider, a send is refused rather than dropped.
-    let (status, body) = server.http(
-        "POST",
-        &format!("/v2/users/{id}/phone/resend"),
-        Some(&token),
-        Some(json!({})),
-    );
+    let (status, body) = server.resend(&token, id, json!({}));
     assert_eq!((status, body["code"].clone()), (400, json!(9)), "{body}");
-    let (status, _) = server.http(
-        "POST",
-        &format!("/v2/users/{id}/phone/verify"),
-        Some(&token),
-        Some(json!({"verificationCode": "000"})),
-    );
+    let (status, _) = server.verify(&token, id, "000");
     assert_eq!(status, 400);
-    let (status, body) = server.http(
-        "POST",
-        &format!("/v2/users/{id}/phone/verify"),
-        Some(&token),
-        Some(json!({"verificationCode": code})),
-    );
+    let (status, body) = server.verify(&token, id, &code);
     assert_eq!(status, 200, "{body}");
 
     let (status, log) = server.terminate();
@@ -76,37 +60,22 @@ fn serve_bootstraps_answers_and_stops_cleanly_on_sigterm() {
 #[test]
 fn token_command_issues_tokens_for_active_users_only() {
     let dir = tempfile::tempdir().unwrap();
-    let out = bin()
-        .current_dir(dir.path())
-        .arg("migrate")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("up to date"));
+    let out = succeed(bin().current_dir(dir.path()).arg("migrate"));
+    assert!(out.contains("up to date"));
 
     let server = Server::start(dir.path(), &[]);
-    let admin_token = std::fs::read_to_string(dir.path().join("data/admin.token"))
-        .unwrap()
-        .trim()
-        .to_owned();
+    let admin_token = server.admin_token();
     assert!(server.terminate().0.success());
     let admin = subject_of(&admin_token);
 
-    let out = bin()
-        .current_dir(dir.path())
-        .args(["token", "--user-id", &admin, "--ttl", "120"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let minted = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let minted =
+        succeed(
+            bin()
+                .current_dir(dir.path())
+                .args(["token", "--user-id", &admin, "--ttl", "120"]),
+        )
+        .trim()
+        .to_owned();
     assert_eq!(minted.split('.').count(), 3);
     assert_eq!(subject_of(&minted), admin);
 
@@ -123,6 +92,17 @@ fn token_command_issues_tokens_for_active_users_only() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
     assert!(out.stdout.is_empty());
+}
+
+/// Runs a command that must succeed; returns what it printed on stdout.
+fn succeed(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]

@@ -149,16 +149,13 @@ fn outage_answers_503_and_recovers() -> Result<(), String> {
             ("PHONEVERIFY_DATABASE__ACQUIRE_TIMEOUT_SECS", "2"),
         ],
     );
-    let token =
-        std::fs::read_to_string(work.join("data/admin.token")).map_err(|e| e.to_string())?;
-    let token = token.trim();
+    let token = &server.admin_token();
     let (status, body) = server.http("POST", "/v2/users/human", Some(token), Some(json!({
         "username": "ada", "profile": {"givenName": "A", "familyName": "L"}, "email": {"email": "ada@x.ch"},
         "phone": {"phone": "+41791234567", "returnCode": {}}
     })));
     ensure(status == 200, format!("create user: {status} {body}"))?;
     let id = body["userId"].as_str().unwrap_or_default().to_owned();
-    let resend = format!("/v2/users/{id}/phone/resend");
     ensure(
         server.http("GET", "/readyz", None, None).0 == 200,
         "ready before the outage",
@@ -166,12 +163,7 @@ fn outage_answers_503_and_recovers() -> Result<(), String> {
 
     cluster.stop()?;
     let started = Instant::now();
-    let (status, body) = server.http(
-        "POST",
-        &resend,
-        Some(token),
-        Some(json!({"returnCode": {}})),
-    );
+    let (status, body) = server.resend(token, &id, json!({"returnCode": {}}));
     let took = started.elapsed();
     ensure(
         status == 503 && body["code"] == 14,
@@ -198,12 +190,7 @@ fn outage_answers_503_and_recovers() -> Result<(), String> {
     cluster.start()?;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let (status, body) = server.http(
-            "POST",
-            &resend,
-            Some(token),
-            Some(json!({"returnCode": {}})),
-        );
+        let (status, body) = server.resend(token, &id, json!({"returnCode": {}}));
         if status == 200 {
             ensure(
                 body["verificationCode"].is_string(),

@@ -9,17 +9,14 @@ use serde_json::{Value, json};
 
 use crate::check_eq;
 use crate::helpers::{Backend, TestApp};
-use phoneverify::domain::clock::Clock;
 
-pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
-    crate::suite!(auth;
-        missing_and_malformed_headers,
-        forged_expired_and_foreign_tokens,
-        claims_are_checked,
-        inactive_deleted_and_unknown_users_lose_access,
-        public_endpoints_need_no_token,
-    )
-}
+crate::suite!(auth;
+    missing_and_malformed_headers,
+    forged_expired_and_foreign_tokens,
+    claims_are_checked,
+    inactive_deleted_and_unknown_users_lose_access,
+    public_endpoints_need_no_token,
+);
 
 fn assert_unauthenticated(r: &crate::helpers::Resp, message: &str) -> Result<()> {
     r.err(401, 16, "AUTH-7fs1e")?;
@@ -68,7 +65,7 @@ async fn signing_key(app: &TestApp) -> Result<Vec<u8>> {
     let stored = app
         .services
         .store
-        .secret("signing_key.es256.pkcs8", "", app.clock.now())
+        .secret("signing_key.es256.pkcs8", "", app.now())
         .await?;
     Ok(STANDARD.decode(stored)?)
 }
@@ -97,7 +94,7 @@ async fn forged_expired_and_foreign_tokens(b: Backend) -> Result<()> {
     assert_unauthenticated(&app.get(path).by(&good).send().await, "Token is invalid")?;
     // Signed by a key that is not ours, under our kid.
     let other = phoneverify::auth::keys::generate_pkcs8()?;
-    let now = app.clock.now().timestamp();
+    let now = app.now().timestamp();
     let claims = json!({"iss": "phoneverify", "aud": "phoneverify", "sub": app.admin_id, "exp": now + 600, "nbf": now, "iat": now, "jti": "x"});
     let forged = sign(&other, &kid_of(&good)?, Algorithm::ES256, &claims)?;
     assert_unauthenticated(&app.get(path).by(&forged).send().await, "Token is invalid")?;
@@ -122,7 +119,7 @@ async fn claims_are_checked(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
     let kid = kid_of(&app.admin_token)?;
     let key = signing_key(&app).await?;
-    let now = app.clock.now().timestamp();
+    let now = app.now().timestamp();
     let base = json!({"iss": "phoneverify", "aud": "phoneverify", "sub": app.admin_id, "exp": now + 600, "nbf": now, "iat": now, "jti": "x"});
     let with = |k: &str, v: Value| {
         let mut c = base.clone();
@@ -154,20 +151,14 @@ async fn inactive_deleted_and_unknown_users_lose_access(b: Backend) -> Result<()
     let token = app.token_for(&id);
     let r = app.get("/auth/v1/users/me").by(&token).send().await;
     check_eq!(r.ok()?["user"]["userName"], json!("ada"));
-    app.post(&format!("/v2/users/{id}/deactivate"))
-        .send()
-        .await
-        .ok()?;
+    app.deactivate(&id).send().await.ok()?;
     assert_unauthenticated(
         &app.get("/auth/v1/users/me").by(&token).send().await,
         "Token is invalid",
     )?;
-    app.post(&format!("/v2/users/{id}/reactivate"))
-        .send()
-        .await
-        .ok()?;
+    app.reactivate(&id).send().await.ok()?;
     app.get("/auth/v1/users/me").by(&token).send().await.ok()?;
-    app.delete(&format!("/v2/users/{id}")).send().await.ok()?;
+    app.delete_user(&id).send().await.ok()?;
     assert_unauthenticated(
         &app.get("/auth/v1/users/me").by(&token).send().await,
         "Token is invalid",

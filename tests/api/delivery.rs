@@ -3,30 +3,23 @@
 
 use anyhow::Result;
 use chrono::Duration;
-use serde_json::json;
 
 use crate::check_eq;
 use crate::helpers::{Backend, PHONE_A, TestApp};
 
-pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
-    crate::suite!(delivery;
-        a_send_is_delivered_exactly_once_with_the_code,
-        replaced_codes_are_not_sent,
-        provider_failures_are_retried_with_backoff,
-        expired_codes_are_given_up_with_an_event,
-        jobs_survive_a_restart,
-        jobs_left_when_the_provider_is_switched_off_are_given_up,
-    )
-}
+crate::suite!(delivery;
+    a_send_is_delivered_exactly_once_with_the_code,
+    replaced_codes_are_not_sent,
+    provider_failures_are_retried_with_backoff,
+    expired_codes_are_given_up_with_an_event,
+    jobs_survive_a_restart,
+    jobs_left_when_the_provider_is_switched_off_are_given_up,
+);
 
 async fn a_send_is_delivered_exactly_once_with_the_code(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
     let id = app.human("ada").await?;
-    app.post(&format!("/v2/users/{id}/phone"))
-        .json(json!({"phone": PHONE_A}))
-        .send()
-        .await
-        .ok()?;
+    app.set_phone(&id, PHONE_A).send().await.ok()?;
     check_eq!(app.deliver().await?, 1);
     check_eq!(app.deliver().await?, 0);
     let sent = app.sms.sent();
@@ -38,12 +31,8 @@ async fn a_send_is_delivered_exactly_once_with_the_code(b: Backend) -> Result<()
     );
     // The code that was sent is the one that verifies.
     let code = sent[0].code.expose().to_owned();
-    app.post(&format!("/v2/users/{id}/phone/verify"))
-        .json(json!({"verificationCode": code}))
-        .send()
-        .await
-        .ok()?;
-    let counts = app.services.store.job_counts().await?;
+    app.verify(&id, &code).send().await.ok()?;
+    let counts = app.job_counts().await?;
     check_eq!((counts.pending, counts.sent), (0, 1));
     Ok(())
 }
@@ -51,35 +40,16 @@ async fn a_send_is_delivered_exactly_once_with_the_code(b: Backend) -> Result<()
 async fn replaced_codes_are_not_sent(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
     let id = app.human("ada").await?;
-    app.post(&format!("/v2/users/{id}/phone"))
-        .json(json!({"phone": PHONE_A}))
-        .send()
-        .await
-        .ok()?;
-    app.post(&format!("/v2/users/{id}/phone/resend"))
-        .json(json!({}))
-        .send()
-        .await
-        .ok()?;
-    app.post(&format!("/v2/users/{id}/phone/resend"))
-        .json(json!({}))
-        .send()
-        .await
-        .ok()?;
+    app.set_phone(&id, PHONE_A).send().await.ok()?;
+    app.resend(&id).send().await.ok()?;
+    app.resend(&id).send().await.ok()?;
     check_eq!(app.deliver().await?, 3);
     check_eq!(app.sms.sent().len(), 1);
-    let counts = app.services.store.job_counts().await?;
+    let counts = app.job_counts().await?;
     check_eq!((counts.sent, counts.dropped), (1, 2));
     // A job whose phone was removed is dropped too.
-    app.post(&format!("/v2/users/{id}/phone/resend"))
-        .json(json!({}))
-        .send()
-        .await
-        .ok()?;
-    app.delete(&format!("/v2/users/{id}/phone"))
-        .send()
-        .await
-        .ok()?;
+    app.resend(&id).send().await.ok()?;
+    app.remove_phone(&id).send().await.ok()?;
     check_eq!(app.deliver().await?, 1);
     check_eq!(app.sms.sent().len(), 1);
     Ok(())
@@ -89,11 +59,7 @@ async fn provider_failures_are_retried_with_backoff(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
     let id = app.human("ada").await?;
     app.sms.fail_next(2);
-    app.post(&format!("/v2/users/{id}/phone"))
-        .json(json!({"phone": PHONE_A}))
-        .send()
-        .await
-        .ok()?;
+    app.set_phone(&id, PHONE_A).send().await.ok()?;
     check_eq!(app.deliver().await?, 1); // failed, rescheduled
     check_eq!(app.deliver().await?, 0); // not due yet
     check_eq!(app.sms.sent().len(), 0);
@@ -103,11 +69,7 @@ async fn provider_failures_are_retried_with_backoff(b: Backend) -> Result<()> {
     check_eq!(app.deliver().await?, 1); // delivered
     check_eq!(app.sms.sent().len(), 1);
     check_eq!(
-        app.event_types(&id)
-            .await?
-            .iter()
-            .filter(|e| *e == "user.human.phone.code.sent")
-            .count(),
+        app.count_events(&id, "user.human.phone.code.sent").await?,
         1
     );
     Ok(())
@@ -117,19 +79,15 @@ async fn expired_codes_are_given_up_with_an_event(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
     let id = app.human("ada").await?;
     app.sms.fail_next(100);
-    app.post(&format!("/v2/users/{id}/phone"))
-        .json(json!({"phone": PHONE_A}))
-        .send()
-        .await
-        .ok()?;
+    app.set_phone(&id, PHONE_A).send().await.ok()?;
     app.deliver().await?;
     app.clock.advance(Duration::minutes(11));
     check_eq!(app.deliver().await?, 1);
     check_eq!(
-        app.event_types(&id).await?.last().map(String::as_str),
+        app.last_event(&id).await?.as_deref(),
         Some("user.human.phone.code.delivery.failed")
     );
-    let counts = app.services.store.job_counts().await?;
+    let counts = app.job_counts().await?;
     check_eq!((counts.pending, counts.failed), (0, 1));
     app.clock.advance(Duration::hours(1));
     check_eq!(app.deliver().await?, 0);
@@ -139,11 +97,7 @@ async fn expired_codes_are_given_up_with_an_event(b: Backend) -> Result<()> {
 async fn jobs_survive_a_restart(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
     let id = app.human("ada").await?;
-    app.post(&format!("/v2/users/{id}/phone"))
-        .json(json!({"phone": PHONE_A}))
-        .send()
-        .await
-        .ok()?;
+    app.set_phone(&id, PHONE_A).send().await.ok()?;
     // The process stops before its worker ran; the next one delivers.
     let app = app.restart().await?;
     check_eq!(app.deliver().await?, 1);
@@ -155,23 +109,16 @@ async fn jobs_survive_a_restart(b: Backend) -> Result<()> {
 async fn jobs_left_when_the_provider_is_switched_off_are_given_up(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
     let id = app.human("ada").await?;
-    app.post(&format!("/v2/users/{id}/phone"))
-        .json(json!({"phone": PHONE_A}))
-        .send()
-        .await
-        .ok()?;
-    let off = phoneverify::notify::Worker::new(
-        app.services.clone(),
-        std::sync::Arc::new(phoneverify::notify::NoProvider),
-    );
+    app.set_phone(&id, PHONE_A).send().await.ok()?;
+    let off = app.worker_with(std::sync::Arc::new(phoneverify::notify::NoProvider));
     check_eq!(off.run_once().await?, 1);
-    check_eq!(app.services.store.job_counts().await?.pending, 1);
+    check_eq!(app.job_counts().await?.pending, 1);
     app.clock.advance(Duration::minutes(11));
     check_eq!(off.run_once().await?, 1);
-    let counts = app.services.store.job_counts().await?;
+    let counts = app.job_counts().await?;
     check_eq!((counts.pending, counts.failed), (0, 1));
     check_eq!(
-        app.event_types(&id).await?.last().map(String::as_str),
+        app.last_event(&id).await?.as_deref(),
         Some("user.human.phone.code.delivery.failed")
     );
     check_eq!(app.sms.sent().len(), 0);

@@ -12,12 +12,10 @@ use serde_json::json;
 use crate::check_eq;
 use crate::helpers::{Backend, TestApp};
 
-pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
-    crate::suite!(group_commit;
-        a_conflicting_commit_fails_alone_among_concurrent_ones,
-        a_used_up_quota_fails_only_the_commit_that_exceeds_it,
-    )
-}
+crate::suite!(group_commit;
+    a_conflicting_commit_fails_alone_among_concurrent_ones,
+    a_used_up_quota_fails_only_the_commit_that_exceeds_it,
+);
 
 fn event(aggregate: &str, sequence: i64) -> NewEvent {
     NewEvent {

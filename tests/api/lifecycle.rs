@@ -7,15 +7,13 @@ use serde_json::json;
 use crate::check_eq;
 use crate::helpers::{Backend, PHONE_A, TestApp};
 
-pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
-    crate::suite!(lifecycle;
-        bootstrap_creates_org_admin_and_token_file,
-        restart_keeps_everything_and_continues_sequences,
-        codes_are_never_stored_or_logged_in_clear,
-        unreachable_database_answers_503,
-        rebuilt_projections_equal_the_live_ones,
-    )
-}
+crate::suite!(lifecycle;
+    bootstrap_creates_org_admin_and_token_file,
+    restart_keeps_everything_and_continues_sequences,
+    codes_are_never_stored_or_logged_in_clear,
+    unreachable_database_answers_503,
+    rebuilt_projections_equal_the_live_ones,
+);
 
 async fn bootstrap_creates_org_admin_and_token_file(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
@@ -63,21 +61,10 @@ async fn restart_keeps_everything_and_continues_sequences(b: Backend) -> Result<
         app.get("/oauth/v2/keys").anonymous().send().await.body,
         jwks_before
     );
-    let r = app
-        .post(&format!("/v2/users/{id}/phone/resend"))
-        .json(json!({"returnCode": {}}))
-        .send()
-        .await;
+    let r = app.resend(&id).return_code().send().await;
     check_eq!(r.sequence()?, 4);
-    let code = r.body["verificationCode"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let r = app
-        .post(&format!("/v2/users/{id}/phone/verify"))
-        .json(json!({"verificationCode": code}))
-        .send()
-        .await;
+    let code = r.verification_code()?;
+    let r = app.verify(&id, &code).send().await;
     check_eq!(r.sequence()?, 5);
     let sequences: Vec<i64> = app
         .services
@@ -95,15 +82,11 @@ async fn codes_are_never_stored_or_logged_in_clear(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
     let id = app.human("ada").await?;
     // A code that went out by SMS and one that was returned.
-    app.post(&format!("/v2/users/{id}/phone"))
-        .json(json!({"phone": PHONE_A}))
-        .send()
-        .await
-        .ok()?;
+    app.set_phone(&id, PHONE_A).send().await.ok()?;
     let queued = app
         .services
         .store
-        .claim_jobs(app_now(&app), app_now(&app), 10)
+        .claim_jobs(app.now(), app.now(), 10)
         .await?;
     check_eq!(queued.len(), 1);
     // The lease ended at once, so the worker can take the job now.
@@ -112,7 +95,7 @@ async fn codes_are_never_stored_or_logged_in_clear(b: Backend) -> Result<()> {
     check_eq!(sent_code.len(), 6);
     let returned = app.returned_code(&id).await?;
     let sealed = &queued[0].encrypted_code;
-    for event in app.services.store.events(&id).await? {
+    for event in app.events(&id).await? {
         let payload = event.payload.map(|p| p.to_string()).unwrap_or_default();
         anyhow::ensure!(
             !payload.contains(&returned) && !payload.contains(&sent_code),
@@ -134,11 +117,6 @@ async fn codes_are_never_stored_or_logged_in_clear(b: Backend) -> Result<()> {
     let hash = pending.map(|c| c.hash).unwrap_or_default();
     anyhow::ensure!(!hash.is_empty() && !hash.contains(&returned), "hash {hash}");
     Ok(())
-}
-
-fn app_now(app: &TestApp) -> chrono::DateTime<chrono::Utc> {
-    use phoneverify::domain::clock::Clock;
-    app.clock.now()
 }
 
 async fn unreachable_database_answers_503(b: Backend) -> Result<()> {
@@ -167,47 +145,22 @@ async fn rebuilt_projections_equal_the_live_ones(b: Backend) -> Result<()> {
     // A history touching every projection and every kind of event.
     let org = app.org("Acme").await?;
     let (ada, code) = app.with_pending_code("ada", PHONE_A).await?;
-    app.post(&format!("/v2/users/{ada}/phone/verify"))
-        .json(json!({"verificationCode": "000"}))
-        .send()
-        .await;
-    app.post(&format!("/v2/users/{ada}/phone/verify"))
-        .json(json!({"verificationCode": code}))
-        .send()
-        .await
-        .ok()?;
+    app.verify(&ada, "000").send().await;
+    app.verify(&ada, &code).send().await.ok()?;
     let bob = app.human_in(&org, "bob").await?;
     app.grant_org_role(&org, &bob, "ORG_USER_MANAGER").await?;
-    app.post("/admin/v1/members")
-        .json(json!({"userId": bob, "roles": ["IAM_OWNER_VIEWER"]}))
-        .send()
-        .await
-        .ok()?;
-    app.post(&format!("/v2/users/{bob}/phone"))
-        .json(json!({"phone": PHONE_A}))
-        .send()
-        .await
-        .ok()?;
+    app.grant_iam_role(&bob, "IAM_OWNER_VIEWER").await?;
+    app.set_phone(&bob, PHONE_A).send().await.ok()?;
     app.deliver().await?;
-    app.post(&format!("/v2/users/{bob}/phone/resend"))
-        .json(json!({"returnCode": {}}))
-        .send()
-        .await
-        .ok()?;
+    app.resend(&bob).return_code().send().await.ok()?;
     let carl = app.human("carl").await?;
-    app.post(&format!("/v2/users/{carl}/deactivate"))
-        .send()
-        .await
-        .ok()?;
+    app.deactivate(&carl).send().await.ok()?;
     let dora = app.human("dora").await?;
-    app.delete(&format!("/v2/users/{dora}")).send().await.ok()?;
+    app.delete_user(&dora).send().await.ok()?;
     let bot = app.machine("bot").await?;
     let pats = format!("/management/v1/users/{bot}/pats");
     app.post(&pats).send().await.ok()?;
-    let removed = app.post(&pats).send().await.ok()?["tokenId"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let removed = app.post(&pats).send().await.field("tokenId")?;
     app.delete(&format!("{pats}/{removed}")).send().await.ok()?;
 
     let live = app.services.store.projections().await?;
@@ -226,10 +179,6 @@ async fn rebuilt_projections_equal_the_live_ones(b: Backend) -> Result<()> {
     app.services.rebuild_projections().await?;
     check_eq!(app.services.store.projections().await?, live);
     // And the API works on the rebuilt state.
-    app.post(&format!("/v2/users/{bob}/phone/resend"))
-        .json(json!({"returnCode": {}}))
-        .send()
-        .await
-        .ok()?;
+    app.resend(&bob).return_code().send().await.ok()?;
     Ok(())
 }

@@ -5,6 +5,8 @@
 mod helpers;
 #[path = "../support/server.rs"]
 mod server;
+#[path = "../support/signature.rs"]
+mod signature;
 
 mod auth;
 mod delivery;
@@ -27,10 +29,13 @@ use libtest_mimic::{Arguments, Trial};
 
 type TestFn = fn(Backend) -> Pin<Box<dyn Future<Output = anyhow::Result<()>>>>;
 
-/// The tests of one module, each an `async fn(Backend) -> anyhow::Result<()>`: `suite!(module; f, g, ...)`.
+/// Defines a module's `tests()`: its tests, each an `async fn(Backend) -> anyhow::Result<()>`, named
+/// `suite::f`. `suite!(suite; f, g, ...)`; the submodules of a suite register under the suite's name.
 macro_rules! suite {
     ($m:ident; $($f:ident),* $(,)?) => {
-        vec![$((concat!(stringify!($m), "::", stringify!($f)), (|b| Box::pin($f(b))) as crate::TestFn)),*]
+        pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
+            vec![$((concat!(stringify!($m), "::", stringify!($f)), (|b| Box::pin($f(b))) as crate::TestFn)),*]
+        }
     };
 }
 

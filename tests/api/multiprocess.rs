@@ -12,12 +12,10 @@ use crate::check_eq;
 use crate::helpers::Backend;
 use crate::server::Server;
 
-pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
-    crate::suite!(multiprocess;
-        two_processes_hammering_resend_stay_consistent,
-        the_daily_cap_holds_across_processes,
-    )
-}
+crate::suite!(multiprocess;
+    two_processes_hammering_resend_stay_consistent,
+    the_daily_cap_holds_across_processes,
+);
 
 const USERS: usize = 4;
 const THREADS: usize = 6;
@@ -46,13 +44,8 @@ async fn two_processes_hammering_resend_stay_consistent(b: Backend) -> Result<()
         p1.map_err(|_| anyhow::anyhow!("p1 failed"))?,
         p2.map_err(|_| anyhow::anyhow!("p2 failed"))?,
     );
-    let token = std::fs::read_to_string(dir.path().join("p1/data/admin.token"))?
-        .trim()
-        .to_owned();
-    let token2 = std::fs::read_to_string(dir.path().join("p2/data/admin.token"))?
-        .trim()
-        .to_owned();
-    check_eq!(server_subject(&token), server_subject(&token2));
+    let token = p1.admin_token();
+    check_eq!(server_subject(&token), server_subject(&p2.admin_token()));
     check_eq!(
         p2.http("GET", "/auth/v1/users/me", Some(&token), None).0,
         200
@@ -78,9 +71,7 @@ async fn two_processes_hammering_resend_stay_consistent(b: Backend) -> Result<()
                 for r in 0..REQUESTS_PER_THREAD {
                     let server = &servers[(t + r) % 2];
                     let user = &users[(t * 7 + r) % USERS];
-                    let path = format!("/v2/users/{user}/phone/resend");
-                    let (status, _) =
-                        server.http("POST", &path, Some(&token), Some(json!({"sendCode": {}})));
+                    let (status, _) = server.resend(&token, user, json!({"sendCode": {}}));
                     statuses.push((user.clone(), status));
                 }
                 statuses
@@ -183,9 +174,7 @@ async fn the_daily_cap_holds_across_processes(b: Backend) -> Result<()> {
     ];
     let p1 = Server::start(&dir.path().join("p1"), &env);
     let p2 = Server::start(&dir.path().join("p2"), &env);
-    let token = std::fs::read_to_string(dir.path().join("p1/data/admin.token"))?
-        .trim()
-        .to_owned();
+    let token = p1.admin_token();
     let (status, body) = p1.http(
         "POST",
         "/v2/users/human",
@@ -203,12 +192,7 @@ async fn the_daily_cap_holds_across_processes(b: Backend) -> Result<()> {
             let (servers, user, token) = (servers.clone(), user.clone(), token.clone());
             std::thread::spawn(move || {
                 (0..4)
-                    .map(|r| {
-                        let path = format!("/v2/users/{user}/phone/resend");
-                        servers[(t + r) % 2]
-                            .http("POST", &path, Some(&token), Some(json!({})))
-                            .0
-                    })
+                    .map(|r| servers[(t + r) % 2].resend(&token, &user, json!({})).0)
                     .collect::<Vec<u16>>()
             })
         })

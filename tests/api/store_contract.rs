@@ -16,15 +16,13 @@ use serde_json::json;
 use crate::check_eq;
 use crate::helpers::{Backend, TestApp};
 
-pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
-    crate::suite!(store_contract;
-        a_user_round_trips_without_loss,
-        a_duplicate_sequence_is_a_conflict_and_writes_nothing,
-        secrets_keep_the_first_value,
-        a_leased_job_is_invisible_until_its_lease_ends,
-        names_are_unique_case_insensitively_while_in_use,
-    )
-}
+crate::suite!(store_contract;
+    a_user_round_trips_without_loss,
+    a_duplicate_sequence_is_a_conflict_and_writes_nothing,
+    secrets_keep_the_first_value,
+    a_leased_job_is_invisible_until_its_lease_ends,
+    names_are_unique_case_insensitively_while_in_use,
+);
 
 fn t(secs: i64) -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 7, 1, 8, 0, 0)

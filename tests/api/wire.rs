@@ -6,15 +6,13 @@ use serde_json::json;
 use crate::check_eq;
 use crate::helpers::{Backend, PHONE_A, TestApp};
 
-pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
-    crate::suite!(wire;
-        unknown_path_and_wrong_method,
-        malformed_json_and_wrong_types_name_the_field,
-        unknown_fields_are_ignored_and_snake_case_is_accepted,
-        oversized_body_is_rejected,
-        openapi_document_is_checked_in_and_complete,
-    )
-}
+crate::suite!(wire;
+    unknown_path_and_wrong_method,
+    malformed_json_and_wrong_types_name_the_field,
+    unknown_fields_are_ignored_and_snake_case_is_accepted,
+    oversized_body_is_rejected,
+    openapi_document_is_checked_in_and_complete,
+);
 
 async fn unknown_path_and_wrong_method(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
@@ -77,20 +75,14 @@ async fn unknown_fields_are_ignored_and_snake_case_is_accepted(b: Backend) -> Re
         .json(json!({"phone": PHONE_A, "return_code": {}, "futureField": {"x": 1}}))
         .send()
         .await;
-    let code = r.ok()?["verificationCode"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let code = r.verification_code()?;
     app.post(&format!("/v2/users/{id}/phone/verify"))
         .json(json!({"verification_code": code, "extra": true}))
         .send()
         .await
         .ok()?;
     // Responses are camelCase, omit false/empty fields, and carry sequences as strings.
-    let r = app
-        .get(&format!("/management/v1/users/{id}/phone"))
-        .send()
-        .await;
+    let r = app.v1_managed(&id).get_phone().send().await;
     let body = r.ok()?;
     check_eq!(
         body["phone"],

@@ -34,13 +34,8 @@ pub fn free_port() -> u16 {
 pub struct Server {
     child: Child,
     pub port: u16,
+    dir: PathBuf,
     log: PathBuf,
-}
-
-/// Talks to a server on a port, without owning its process (for client threads).
-#[derive(Debug, Clone, Copy)]
-pub struct Client {
-    pub port: u16,
 }
 
 impl Server {
@@ -57,7 +52,12 @@ impl Server {
             cmd.env(k, v);
         }
         let child = cmd.spawn().unwrap();
-        let server = Server { child, port, log };
+        let server = Server {
+            child,
+            port,
+            dir: dir.to_owned(),
+            log,
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Ok((200, _)) = server.try_http("GET", "/healthz", None, None) {
@@ -68,6 +68,7 @@ impl Server {
         panic!("server did not come up: {}", server.log_text());
     }
 
+    /// A client for this server's port, for threads that do not own the process.
     pub fn attach(port: u16) -> Client {
         Client { port }
     }
@@ -90,6 +91,27 @@ impl Server {
         body: Option<Value>,
     ) -> (u16, Value) {
         self.try_http(method, path, token, body.as_ref()).unwrap()
+    }
+
+    /// The admin token the process found or wrote in its data directory.
+    pub fn admin_token(&self) -> String {
+        std::fs::read_to_string(self.dir.join("data/admin.token"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+
+    /// POST /v2/users/{id}/phone/resend with `body`.
+    pub fn resend(&self, token: &str, user_id: &str, body: Value) -> (u16, Value) {
+        let path = format!("/v2/users/{user_id}/phone/resend");
+        self.http("POST", &path, Some(token), Some(body))
+    }
+
+    /// POST /v2/users/{id}/phone/verify.
+    pub fn verify(&self, token: &str, user_id: &str, code: &str) -> (u16, Value) {
+        let path = format!("/v2/users/{user_id}/phone/verify");
+        let body = serde_json::json!({ "verificationCode": code });
+        self.http("POST", &path, Some(token), Some(body))
     }
 
     pub fn log_text(&self) -> String {
@@ -119,6 +141,12 @@ impl Server {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// Talks to a server on a port, without owning its process.
+#[derive(Debug, Clone, Copy)]
+pub struct Client {
+    pub port: u16,
 }
 
 impl Client {

@@ -1,0 +1,93 @@
+//! The worker's real run loop in the background: each send delivered exactly once, and API requests that
+//! never wait for a hanging gateway.
+
+use std::sync::Arc;
+use std::time::{Duration as StdDuration, Instant};
+
+use anyhow::{Result, ensure};
+use phoneverify::notify::SmsProvider;
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::gateway::{Gateway, Reply};
+use super::{SIGNING_KEY, code_delivery, tuned_webhook_toml, webhook, webhook_toml};
+use crate::check_eq;
+use crate::helpers::{Backend, PHONE_A, PHONE_B, TestApp};
+
+crate::suite!(providers;
+    background_worker_delivers_each_send_exactly_once,
+    api_requests_do_not_wait_for_a_hanging_gateway,
+);
+
+/// Starts the real run loop (woken by commits) in the background; returns its stop switch and handle.
+fn run_in_background(
+    app: &TestApp,
+    provider: Arc<dyn SmsProvider>,
+) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+    let (stop, stopped) = watch::channel(false);
+    let worker = app.worker_with(provider);
+    (stop, tokio::spawn(worker.run(stopped)))
+}
+
+async fn background_worker_delivers_each_send_exactly_once(b: Backend) -> Result<()> {
+    let gateway = Gateway::start(Reply::Status(200, "{}")).await?;
+    let app = TestApp::spawn_with(&b, &webhook_toml(&gateway, SIGNING_KEY)).await?;
+    let (stop, handle) = run_in_background(&app, webhook(&app)?);
+    let mut phones = Vec::new();
+    for i in 0..5 {
+        let id = app.human(&format!("user{i}")).await?;
+        let phone = format!("+4179111220{i}");
+        app.set_phone(&id, &phone).send_code().send().await.ok()?;
+        phones.push(phone);
+    }
+    gateway.wait_for(5, StdDuration::from_secs(10)).await?;
+    // Let a duplicate show up if there were one.
+    tokio::time::sleep(StdDuration::from_millis(500)).await;
+    let mut got: Vec<String> = gateway.received().iter().map(|r| r.recipient()).collect();
+    got.sort();
+    check_eq!(got, phones);
+    let _ = stop.send(true);
+    tokio::time::timeout(StdDuration::from_secs(5), handle).await??;
+    let counts = app.job_counts().await?;
+    check_eq!((counts.pending, counts.sent), (0, 5));
+    Ok(())
+}
+
+async fn api_requests_do_not_wait_for_a_hanging_gateway(b: Backend) -> Result<()> {
+    let gateway = Gateway::start(Reply::Hang).await?;
+    // A request that waited for the provider would take its timeout (5 s) at least.
+    let toml = tuned_webhook_toml(&gateway, SIGNING_KEY, 5, 5);
+    let app = TestApp::spawn_with(&b, &toml).await?;
+    let (stop, handle) = run_in_background(&app, webhook(&app)?);
+    let ada = app.human("ada").await?;
+    let bob = app.human("bob").await?;
+
+    let started = Instant::now();
+    app.set_phone(&ada, PHONE_A).send_code().send().await.ok()?;
+    let took = started.elapsed();
+    ensure!(
+        took < StdDuration::from_secs(3),
+        "the request took {took:?}"
+    );
+    // The worker has the SMS in hand, and the gateway holds it ...
+    gateway.wait_for(1, StdDuration::from_secs(10)).await?;
+    // ... while the API goes on answering, and queues more.
+    let started = Instant::now();
+    app.set_phone(&bob, PHONE_B).send_code().send().await.ok()?;
+    check_eq!(
+        code_delivery(&app, &ada).await?,
+        json!("CODE_DELIVERY_PENDING")
+    );
+    let took = started.elapsed();
+    ensure!(
+        took < StdDuration::from_secs(3),
+        "the requests took {took:?}"
+    );
+
+    // Stopping finishes the call in hand (cut off by its timeout) instead of hanging with it.
+    let _ = stop.send(true);
+    tokio::time::timeout(StdDuration::from_secs(15), handle).await??;
+    let counts = app.job_counts().await?;
+    check_eq!((counts.pending, counts.sent), (2, 0));
+    Ok(())
+}

@@ -1,0 +1,10 @@
+//! Users, organizations and memberships (spec section 7): enough to make the phone API usable.
+
+mod access;
+mod humans;
+
+pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
+    let mut tests = humans::tests();
+    tests.extend(access::tests());
+    tests
+}
