@@ -12,7 +12,7 @@ use super::types::{
     PhoneCodeResponse, ResendPhoneCodeRequest, SetPhoneRequest, UserV2, VerifyPhoneRequest,
 };
 use crate::domain::user::HumanInput;
-use crate::service::{NewHuman, NewHumanPhone, SetPhoneV2};
+use crate::service::{NewHuman, NewHumanPhone, SetPhoneV2, StateChange};
 
 const TAG: &str = "User service v2";
 
@@ -212,11 +212,15 @@ pub async fn delete_user(
     org: OrgHeader,
     UserIdPath(user_id): UserIdPath,
 ) -> Result<Json<DetailsResponse>, ApiError> {
-    let written = s
-        .delete_user(&caller, org.as_deref(), &user_id)
-        .await
-        .api(Op::V2Delete)?;
-    Ok(Json(DetailsResponse::changed(&written)))
+    change_state(
+        &s,
+        &caller,
+        &org,
+        &user_id,
+        StateChange::Delete,
+        Op::V2Delete,
+    )
+    .await
 }
 
 #[utoipa::path(post, path = "/v2/users/{userId}/deactivate", tag = TAG, security(("bearer" = [])),
@@ -228,11 +232,15 @@ pub async fn deactivate_user(
     org: OrgHeader,
     UserIdPath(user_id): UserIdPath,
 ) -> Result<Json<DetailsResponse>, ApiError> {
-    let written = s
-        .deactivate_user(&caller, org.as_deref(), &user_id)
-        .await
-        .api(Op::V2Deactivate)?;
-    Ok(Json(DetailsResponse::changed(&written)))
+    change_state(
+        &s,
+        &caller,
+        &org,
+        &user_id,
+        StateChange::Deactivate,
+        Op::V2Deactivate,
+    )
+    .await
 }
 
 #[utoipa::path(post, path = "/v2/users/{userId}/reactivate", tag = TAG, security(("bearer" = [])),
@@ -244,9 +252,28 @@ pub async fn reactivate_user(
     org: OrgHeader,
     UserIdPath(user_id): UserIdPath,
 ) -> Result<Json<DetailsResponse>, ApiError> {
+    change_state(
+        &s,
+        &caller,
+        &org,
+        &user_id,
+        StateChange::Reactivate,
+        Op::V2Reactivate,
+    )
+    .await
+}
+
+async fn change_state(
+    s: &AppState,
+    caller: &crate::service::Caller,
+    org: &OrgHeader,
+    user_id: &str,
+    change: StateChange,
+    op: Op,
+) -> Result<Json<DetailsResponse>, ApiError> {
     let written = s
-        .reactivate_user(&caller, org.as_deref(), &user_id)
+        .change_user_state(caller, org.as_deref(), user_id, change)
         .await
-        .api(Op::V2Reactivate)?;
+        .api(op)?;
     Ok(Json(DetailsResponse::changed(&written)))
 }

@@ -64,13 +64,7 @@ impl SmsConfig {
                         "is required when sms.provider is webhook",
                     ));
                 }
-                if !is_http_url(&self.webhook.url) {
-                    return Err(invalid(
-                        "sms.webhook.url",
-                        "must start with http:// or https://",
-                    ));
-                }
-                check_timeout("sms.webhook.timeout_secs", self.webhook.timeout)?;
+                check_endpoint("sms.webhook", &self.webhook.url, self.webhook.timeout)?;
             }
             SmsProviderKind::Twilio => {
                 if self.twilio.account_sid.is_empty()
@@ -87,13 +81,7 @@ impl SmsConfig {
                         "a sender number (or sms.twilio.messaging_service_sid) is required when sms.provider is twilio",
                     ));
                 }
-                if !is_http_url(&self.twilio.base_url) {
-                    return Err(invalid(
-                        "sms.twilio.base_url",
-                        "must start with http:// or https://",
-                    ));
-                }
-                check_timeout("sms.twilio.timeout_secs", self.twilio.timeout)?;
+                check_endpoint("sms.twilio", &self.twilio.base_url, self.twilio.timeout)?;
             }
             SmsProviderKind::None | SmsProviderKind::Log => {}
         }
@@ -101,17 +89,25 @@ impl SmsConfig {
     }
 }
 
-fn is_http_url(url: &str) -> bool {
-    url.starts_with("http://") || url.starts_with("https://")
-}
-
-fn check_timeout(key: &'static str, timeout: Duration) -> Result<(), ConfigError> {
-    if (Duration::from_secs(1)..=MAX_SMS_TIMEOUT).contains(&timeout) {
-        Ok(())
-    } else {
-        Err(invalid(
-            key,
-            format!("must be between 1 and {}", MAX_SMS_TIMEOUT.as_secs()),
-        ))
+/// A provider's URL is http(s) and its timeout fits the worker's lease. `section` is `sms.<provider>`; the URL
+/// setting is `url` for the webhook and `base_url` for Twilio.
+fn check_endpoint(section: &str, url: &str, timeout: Duration) -> Result<(), ConfigError> {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        let key = if section == "sms.twilio" {
+            "base_url"
+        } else {
+            "url"
+        };
+        return Err(invalid(
+            format!("{section}.{key}"),
+            "must start with http:// or https://",
+        ));
     }
+    if !(Duration::from_secs(1)..=MAX_SMS_TIMEOUT).contains(&timeout) {
+        return Err(invalid(
+            format!("{section}.timeout_secs"),
+            format!("must be between 1 and {}", MAX_SMS_TIMEOUT.as_secs()),
+        ));
+    }
+    Ok(())
 }

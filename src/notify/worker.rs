@@ -141,19 +141,9 @@ impl Worker {
         let now = s.clock.now();
         if now > job.expires_at {
             tracing::warn!(job = %job.id, user = %job.user_id, "SMS given up: the code expired before it was delivered");
-            let event = UserEvent::PhoneCodeDeliveryFailed {
-                code_sequence: job.code_sequence,
-                reason: "expired".into(),
-            };
-            self.settle(
-                job,
-                JobState::Failed,
-                job.attempts,
-                Some("code expired".into()),
-                Some(event),
-            )
-            .await?;
-            return Ok(Outcome::GaveUp);
+            return self
+                .give_up(job, job.attempts, "expired", "code expired".into())
+                .await;
         }
         // A send must end, and be recorded, while the lease holds; otherwise another worker may take the job
         // meanwhile and send it too. Left alone, the job is taken again once the lease is over.
@@ -167,19 +157,9 @@ impl Worker {
             Ok(code) => code,
             Err(e) => {
                 tracing::error!(job = %job.id, error = %e, "SMS job cannot be decrypted; giving up");
-                let event = UserEvent::PhoneCodeDeliveryFailed {
-                    code_sequence: job.code_sequence,
-                    reason: "unreadable".into(),
-                };
-                self.settle(
-                    job,
-                    JobState::Failed,
-                    job.attempts,
-                    Some("unreadable".into()),
-                    Some(event),
-                )
-                .await?;
-                return Ok(Outcome::GaveUp);
+                return self
+                    .give_up(job, job.attempts, "unreadable", "unreadable".into())
+                    .await;
             }
         };
         let expiry = job.expires_at - job.created_at;
@@ -215,40 +195,46 @@ impl Worker {
             }
             Err(e) if attempts >= i64::from(s.config.sms.max_attempts) => {
                 tracing::warn!(job = %job.id, user = %job.user_id, error = %e, attempts, "SMS given up after its last attempt");
-                let event = UserEvent::PhoneCodeDeliveryFailed {
-                    code_sequence: job.code_sequence,
-                    reason: "provider failed".into(),
-                };
-                self.settle(
-                    job,
-                    JobState::Failed,
-                    attempts,
-                    Some(e.to_string()),
-                    Some(event),
-                )
-                .await?;
-                Ok(Outcome::GaveUp)
+                self.give_up(job, attempts, "provider failed", e.to_string())
+                    .await
             }
             Err(e) => {
                 // Not past the code's expiry: a code that dies while waiting is given up when it dies.
                 let next = (now + backoff(attempts)).min(job.expires_at + Duration::seconds(1));
                 tracing::info!(job = %job.id, error = %e, attempts, next = %next, "SMS send failed; will retry");
-                self.update(job, JobState::Pending, attempts, Some(e.to_string()), next)
-                    .await?;
+                self.record(self.job_update(
+                    job,
+                    JobState::Pending,
+                    attempts,
+                    Some(e.to_string()),
+                    next,
+                ))
+                .await?;
                 Ok(Outcome::Retry)
             }
         }
     }
 
-    async fn update(
+    /// Closes the job as failed and tells the user's aggregate, so nobody waits for this code in vain.
+    async fn give_up(
         &self,
         job: &SmsJob,
-        state: JobState,
         attempts: i64,
-        error: Option<String>,
-        next: DateTime<Utc>,
-    ) -> Result<(), ServiceError> {
-        let update = &self.job_update(job, state, attempts, error, next);
+        reason: &str,
+        error: String,
+    ) -> Result<Outcome, ServiceError> {
+        let event = UserEvent::PhoneCodeDeliveryFailed {
+            code_sequence: job.code_sequence,
+            reason: reason.into(),
+        };
+        self.settle(job, JobState::Failed, attempts, Some(error), Some(event))
+            .await?;
+        Ok(Outcome::GaveUp)
+    }
+
+    /// Writes the job's new state alone (no event goes with it).
+    async fn record(&self, update: JobUpdate) -> Result<(), ServiceError> {
+        let update = &update;
         self.services
             .execute(SYSTEM_CREATOR, move || async move {
                 Ok(Decision::answer(()).update_job(update.clone()))
@@ -288,7 +274,9 @@ impl Worker {
         let s = &self.services;
         let Some(event) = event else {
             let now = s.clock.now();
-            return self.update(job, state, attempts, error, now).await;
+            return self
+                .record(self.job_update(job, state, attempts, error, now))
+                .await;
         };
         let user_id = &UserId::from_stored(job.user_id.clone());
         let (error, event) = (&error, &event);

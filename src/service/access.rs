@@ -63,11 +63,7 @@ impl Services {
         permission: &str,
         org_id: &OrgId,
     ) -> Result<()> {
-        if self.roles.allows(&caller.memberships, permission, org_id) {
-            Ok(())
-        } else {
-            Err(DomainError::PermissionDenied.into())
-        }
+        granted(self.roles.allows(&caller.memberships, permission, org_id))
     }
 
     pub(crate) async fn require_instance_wide(
@@ -75,14 +71,10 @@ impl Services {
         caller: &Caller,
         permission: &str,
     ) -> Result<()> {
-        if self
-            .roles
-            .allows_instance_wide(&caller.memberships, permission)
-        {
-            Ok(())
-        } else {
-            Err(DomainError::PermissionDenied.into())
-        }
+        granted(
+            self.roles
+                .allows_instance_wide(&caller.memberships, permission),
+        )
     }
 
     /// Acting on a user that holds roles (deleting it, minting its tokens) needs `permission` in each scope it
@@ -97,11 +89,7 @@ impl Services {
         if target.is_empty() {
             return Ok(());
         }
-        if self.roles.covers(&caller.memberships, &target, permission) {
-            Ok(())
-        } else {
-            Err(DomainError::PermissionDenied.into())
-        }
+        granted(self.roles.covers(&caller.memberships, &target, permission))
     }
 
     /// Self-service needs no permission; acting on someone else needs `permission` in their org.
@@ -115,5 +103,13 @@ impl Services {
             return Ok(());
         }
         self.require(caller, permission, &user.org_id).await
+    }
+}
+
+fn granted(allowed: bool) -> Result<()> {
+    if allowed {
+        Ok(())
+    } else {
+        Err(DomainError::PermissionDenied.into())
     }
 }

@@ -25,14 +25,14 @@ use crate::domain::code::{CodeGenerator, CodeHasher, PlainCode};
 use crate::domain::ids::{IdGenerator, OrgId, UserId};
 use crate::domain::org::Membership;
 use crate::domain::permission::RoleTable;
-use crate::domain::user::{IssuedCode, User};
+use crate::domain::user::{Cooldown, IssuedCode, User};
 use crate::store::Store;
 
 pub use bootstrap::BootstrapOutcome;
 pub use error::{AuthFailure, ServiceError};
 pub use orgs::NewOrgAdmin;
 pub use phone::{SetPhoneV2, Target};
-pub use users::{NewHuman, NewHumanPhone, NewMachine};
+pub use users::{NewHuman, NewHumanPhone, NewMachine, StateChange};
 pub(crate) use write::Decision;
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
@@ -137,9 +137,12 @@ impl Services {
         (plain, issued)
     }
 
-    /// The wait between two SMS codes for one user (zero: no cooldown).
-    pub(crate) fn resend_cooldown(&self) -> Duration {
-        Duration::from_std(self.config.limits.resend_cooldown).unwrap_or(Duration::MAX)
+    /// The SMS cooldown as it applies now.
+    pub(crate) fn cooldown(&self) -> Cooldown {
+        Cooldown {
+            now: self.clock.now(),
+            wait: Duration::from_std(self.config.limits.resend_cooldown).unwrap_or(Duration::MAX),
+        }
     }
 
     pub(crate) fn sms_available(&self) -> Result<()> {

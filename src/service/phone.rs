@@ -158,12 +158,7 @@ impl Services {
         let (proof, delivery) = self.phone_proof(mode);
         let (user, ()) = self
             .on_target(caller, target, |user| {
-                let events = user.set_or_confirm_phone(
-                    &number,
-                    proof.clone(),
-                    self.clock.now(),
-                    self.resend_cooldown(),
-                )?;
+                let events = user.set_or_confirm_phone(&number, proof.clone(), self.cooldown())?;
                 Ok(with_sms(
                     Decision::on_user(user, events, ()),
                     user,
@@ -190,8 +185,7 @@ impl Services {
                 let events = user.resend_code(
                     ResendPrecondition::UnverifiedPhone,
                     &issued,
-                    self.clock.now(),
-                    self.resend_cooldown(),
+                    self.cooldown(),
                 )?;
                 Ok(Decision::on_user(user, events, ()).send_sms(&user.id, plain.clone()))
             })
@@ -266,12 +260,7 @@ impl Services {
         let number = PhoneNumber::parse(phone)?;
         let (proof, delivery) = self.phone_proof(mode);
         self.deliver_code(caller, user, delivery, |user| {
-            user.set_phone(
-                &number,
-                proof.clone(),
-                self.clock.now(),
-                self.resend_cooldown(),
-            )
+            user.set_phone(&number, proof.clone(), self.cooldown())
         })
         .await
     }
@@ -316,12 +305,7 @@ impl Services {
             return Err(super::ServiceError::internal("a resend without a code"));
         };
         self.deliver_code(caller, user, delivery, |user| {
-            user.resend_code(
-                ResendPrecondition::PendingCode,
-                &issued,
-                self.clock.now(),
-                self.resend_cooldown(),
-            )
+            user.resend_code(ResendPrecondition::PendingCode, &issued, self.cooldown())
         })
         .await
     }

@@ -27,6 +27,14 @@ pub struct NewHumanPhone {
     pub mode: SetPhoneV2,
 }
 
+/// What a v2 lifecycle call does to a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateChange {
+    Deactivate,
+    Reactivate,
+    Delete,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct NewMachine {
     pub user_id: Option<String>,
@@ -287,33 +295,20 @@ impl Services {
         })
     }
 
-    pub async fn deactivate_user(
+    /// v2 DeactivateUser, ReactivateUser and DeleteUser.
+    pub async fn change_user_state(
         &self,
         caller: &Caller,
         org_header: Option<&str>,
         user_id: &str,
+        change: StateChange,
     ) -> Result<Written> {
-        self.user_lifecycle(caller, org_header, user_id, USER_WRITE, User::deactivate)
-            .await
-    }
-
-    pub async fn reactivate_user(
-        &self,
-        caller: &Caller,
-        org_header: Option<&str>,
-        user_id: &str,
-    ) -> Result<Written> {
-        self.user_lifecycle(caller, org_header, user_id, USER_WRITE, User::reactivate)
-            .await
-    }
-
-    pub async fn delete_user(
-        &self,
-        caller: &Caller,
-        org_header: Option<&str>,
-        user_id: &str,
-    ) -> Result<Written> {
-        self.user_lifecycle(caller, org_header, user_id, USER_DELETE, User::remove)
+        let (permission, decide): (_, fn(&User) -> std::result::Result<_, _>) = match change {
+            StateChange::Deactivate => (USER_WRITE, User::deactivate),
+            StateChange::Reactivate => (USER_WRITE, User::reactivate),
+            StateChange::Delete => (USER_DELETE, User::remove),
+        };
+        self.user_lifecycle(caller, org_header, user_id, permission, decide)
             .await
     }
 }

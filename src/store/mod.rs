@@ -1,8 +1,7 @@
 //! Persistence behind one narrow trait in domain terms, implemented once for SQLite and Postgres: both run
 //! the same SQL (`queries`) through the generic `SqlStore` (`sql_store`). Commits go through one writer per
-//! process (`writer`, `batch`), which writes those of concurrent requests together (group commit).
+//! process (`writer`, `writes`), which writes those of concurrent requests together (group commit).
 
-mod batch;
 mod error;
 mod postgres;
 mod queries;
@@ -27,7 +26,7 @@ pub use sql_store::{Backend, SqlStore};
 pub use sqlite::SqliteStore;
 
 /// A delivery job to write with the event that announces its code.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewSmsJob {
     pub id: String,
     pub user_id: String,
@@ -40,20 +39,23 @@ pub struct NewSmsJob {
     pub created_at: DateTime<Utc>,
 }
 
+/// A queued job as a worker holds it: what was queued, and how its delivery is going.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SmsJob {
-    pub id: String,
-    pub user_id: String,
-    pub code_sequence: i64,
-    pub phone: String,
-    pub encrypted_code: String,
-    pub language: String,
+    pub queued: NewSmsJob,
     /// Attempts made before this one.
     pub attempts: i64,
     /// Until when this worker holds the job; updates must show it (fencing against a worker that overran).
     pub lease_until: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-    pub created_at: DateTime<Utc>,
+}
+
+/// A held job reads as what was queued (`job.phone`, `job.expires_at`, ...).
+impl std::ops::Deref for SmsJob {
+    type Target = NewSmsJob;
+
+    fn deref(&self) -> &NewSmsJob {
+        &self.queued
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

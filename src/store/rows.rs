@@ -7,7 +7,7 @@ use crate::domain::phone::PhoneNumber;
 use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 
-use super::{InstanceInfo, JobCounts, PatRecord, SmsJob, StoreError};
+use super::{InstanceInfo, JobCounts, NewSmsJob, PatRecord, SmsJob, StoreError};
 use crate::domain::events::StoredEvent;
 use crate::domain::org::{Membership, Org, Scope};
 use crate::domain::user::{
@@ -327,15 +327,17 @@ pub(crate) struct JobRow {
 impl JobRow {
     pub fn into_job(self) -> Result<SmsJob, StoreError> {
         Ok(SmsJob {
-            id: self.id,
-            user_id: self.user_id,
-            code_sequence: self.code_sequence,
-            phone: self.phone,
-            encrypted_code: self.encrypted_code,
-            language: self.language,
+            queued: NewSmsJob {
+                id: self.id,
+                user_id: self.user_id,
+                code_sequence: self.code_sequence,
+                phone: self.phone,
+                encrypted_code: self.encrypted_code,
+                language: self.language,
+                expires_at: from_micros(self.expires_at, "sms_jobs.expires_at")?,
+                created_at: from_micros(self.created_at, "sms_jobs.created_at")?,
+            },
             attempts: self.attempts,
-            expires_at: from_micros(self.expires_at, "sms_jobs.expires_at")?,
-            created_at: from_micros(self.created_at, "sms_jobs.created_at")?,
             lease_until: from_micros(self.locked_until, "sms_jobs.locked_until")?,
         })
     }

@@ -11,11 +11,8 @@ use crate::check_eq;
 use crate::helpers::{Backend, TestApp};
 
 crate::suite!(auth;
-    missing_and_malformed_headers,
-    forged_expired_and_foreign_tokens,
-    claims_are_checked,
-    inactive_deleted_and_unknown_users_lose_access,
-    public_endpoints_need_no_token,
+    missing_and_malformed_headers, forged_expired_and_foreign_tokens, claims_are_checked,
+    inactive_deleted_and_unknown_users_lose_access, public_endpoints_need_no_token,
 );
 
 fn assert_unauthenticated(r: &crate::helpers::Resp, message: &str) -> Result<()> {

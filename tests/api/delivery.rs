@@ -8,12 +8,9 @@ use crate::check_eq;
 use crate::helpers::{Backend, PHONE_A, TestApp};
 
 crate::suite!(delivery;
-    a_send_is_delivered_exactly_once_with_the_code,
-    replaced_codes_are_not_sent,
-    provider_failures_are_retried_with_backoff,
-    expired_codes_are_given_up_with_an_event,
-    jobs_survive_a_restart,
-    jobs_left_when_the_provider_is_switched_off_are_given_up,
+    a_send_is_delivered_exactly_once_with_the_code, replaced_codes_are_not_sent,
+    provider_failures_are_retried_with_backoff, expired_codes_are_given_up_with_an_event,
+    jobs_survive_a_restart, jobs_left_when_the_provider_is_switched_off_are_given_up,
 );
 
 async fn a_send_is_delivered_exactly_once_with_the_code(b: Backend) -> Result<()> {

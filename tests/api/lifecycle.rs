@@ -8,10 +8,8 @@ use crate::check_eq;
 use crate::helpers::{Backend, PHONE_A, TestApp};
 
 crate::suite!(lifecycle;
-    bootstrap_creates_org_admin_and_token_file,
-    restart_keeps_everything_and_continues_sequences,
-    codes_are_never_stored_or_logged_in_clear,
-    unreachable_database_answers_503,
+    bootstrap_creates_org_admin_and_token_file, restart_keeps_everything_and_continues_sequences,
+    codes_are_never_stored_or_logged_in_clear, unreachable_database_answers_503,
     rebuilt_projections_equal_the_live_ones,
 );
 

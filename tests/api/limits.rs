@@ -8,8 +8,7 @@ use crate::check_eq;
 use crate::helpers::{Backend, PHONE_A, PHONE_B, Resp, TestApp};
 
 crate::suite!(limits;
-    resend_waits_for_the_cooldown_in_every_api,
-    the_daily_cap_counts_sends_to_a_number_across_users,
+    resend_waits_for_the_cooldown_in_every_api, the_daily_cap_counts_sends_to_a_number_across_users,
 );
 
 /// Settings with a resend cooldown and a daily cap per number (0: off).

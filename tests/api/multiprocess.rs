@@ -13,8 +13,7 @@ use crate::helpers::Backend;
 use crate::server::Server;
 
 crate::suite!(multiprocess;
-    two_processes_hammering_resend_stay_consistent,
-    the_daily_cap_holds_across_processes,
+    two_processes_hammering_resend_stay_consistent, the_daily_cap_holds_across_processes,
 );
 
 const USERS: usize = 4;

@@ -17,10 +17,8 @@ use crate::check_eq;
 use crate::helpers::{Backend, TestApp};
 
 crate::suite!(store_contract;
-    a_user_round_trips_without_loss,
-    a_duplicate_sequence_is_a_conflict_and_writes_nothing,
-    secrets_keep_the_first_value,
-    a_leased_job_is_invisible_until_its_lease_ends,
+    a_user_round_trips_without_loss, a_duplicate_sequence_is_a_conflict_and_writes_nothing,
+    secrets_keep_the_first_value, a_leased_job_is_invisible_until_its_lease_ends,
     names_are_unique_case_insensitively_while_in_use,
 );
 

@@ -7,10 +7,8 @@ use crate::check_eq;
 use crate::helpers::{Backend, PHONE_A, TestApp};
 
 crate::suite!(wire;
-    unknown_path_and_wrong_method,
-    malformed_json_and_wrong_types_name_the_field,
-    unknown_fields_are_ignored_and_snake_case_is_accepted,
-    oversized_body_is_rejected,
+    unknown_path_and_wrong_method, malformed_json_and_wrong_types_name_the_field,
+    unknown_fields_are_ignored_and_snake_case_is_accepted, oversized_body_is_rejected,
     openapi_document_is_checked_in_and_complete,
 );
 

@@ -34,6 +34,7 @@ pub fn free_port() -> u16 {
 pub struct Server {
     child: Child,
     pub port: u16,
+    client: Client,
     dir: PathBuf,
     log: PathBuf,
 }
@@ -55,6 +56,7 @@ impl Server {
         let server = Server {
             child,
             port,
+            client: Client { port },
             dir: dir.to_owned(),
             log,
         };
@@ -71,26 +73,6 @@ impl Server {
     /// A client for this server's port, for threads that do not own the process.
     pub fn attach(port: u16) -> Client {
         Client { port }
-    }
-
-    pub fn try_http(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<&Value>,
-    ) -> std::io::Result<(u16, Value)> {
-        Client { port: self.port }.try_http(method, path, token, body)
-    }
-
-    pub fn http(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        self.try_http(method, path, token, body.as_ref()).unwrap()
     }
 
     /// The admin token the process found or wrote in its data directory.
@@ -140,6 +122,15 @@ impl Server {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+}
+
+/// A server answers like a client of its port.
+impl std::ops::Deref for Server {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        &self.client
     }
 }
 

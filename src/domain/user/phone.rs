@@ -53,6 +53,14 @@ impl PhoneProof {
     }
 }
 
+/// The SMS cooldown as it applies to a command: when the command runs, and how long a user waits between two
+/// SMS codes (zero: no cooldown).
+#[derive(Debug, Clone, Copy)]
+pub struct Cooldown {
+    pub now: DateTime<Utc>,
+    pub wait: Duration,
+}
+
 /// What must hold before a code is sent again. The APIs differ here on purpose (as ZITADEL does).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResendPrecondition {
@@ -69,15 +77,14 @@ impl User {
         &self,
         number: &PhoneNumber,
         proof: PhoneProof,
-        now: DateTime<Utc>,
-        cooldown: Duration,
+        cooldown: Cooldown,
     ) -> Result<Vec<UserEvent>, DomainError> {
         let human = self.live_human()?;
         if human.phone.as_ref().is_some_and(|p| p.number == *number) {
             return Err(DomainError::PhoneNotChanged);
         }
         if proof.sends_sms() {
-            self.check_sms_cooldown(now, cooldown)?;
+            self.check_sms_cooldown(cooldown)?;
         }
         let mut events = vec![UserEvent::PhoneChanged {
             phone: number.clone(),
@@ -92,8 +99,7 @@ impl User {
         &self,
         number: &PhoneNumber,
         proof: PhoneProof,
-        now: DateTime<Utc>,
-        cooldown: Duration,
+        cooldown: Cooldown,
     ) -> Result<Vec<UserEvent>, DomainError> {
         let human = self.live_human()?;
         let confirms_current = matches!(proof, PhoneProof::Verified)
@@ -104,7 +110,7 @@ impl User {
         if confirms_current {
             return Ok(vec![UserEvent::PhoneVerified]);
         }
-        self.set_phone(number, proof, now, cooldown)
+        self.set_phone(number, proof, cooldown)
     }
 
     /// A new code replacing the pending one. One sent by SMS must wait `cooldown` after the previous SMS.
@@ -112,8 +118,7 @@ impl User {
         &self,
         precondition: ResendPrecondition,
         code: &IssuedCode,
-        now: DateTime<Utc>,
-        cooldown: Duration,
+        cooldown: Cooldown,
     ) -> Result<Vec<UserEvent>, DomainError> {
         let human = self.live_human()?;
         match precondition {
@@ -129,7 +134,7 @@ impl User {
             }
         }
         if code.by_sms() {
-            self.check_sms_cooldown(now, cooldown)?;
+            self.check_sms_cooldown(cooldown)?;
         }
         Ok(vec![code.event()])
     }
@@ -173,11 +178,11 @@ impl User {
     }
 
     /// A code sent by SMS must wait `cooldown` after the user's previous SMS code, whichever command sends it.
-    fn check_sms_cooldown(
-        &self,
-        now: DateTime<Utc>,
-        cooldown: Duration,
-    ) -> Result<(), DomainError> {
+    fn check_sms_cooldown(&self, cooldown: Cooldown) -> Result<(), DomainError> {
+        let Cooldown {
+            now,
+            wait: cooldown,
+        } = cooldown;
         let last = self.human().and_then(|h| h.last_sms_at);
         // A zero cooldown is off, whatever the clocks of the processes that stamped `last_sms_at` said.
         if let Some(last) = last

@@ -7,10 +7,7 @@ use crate::check_eq;
 use crate::helpers::{Backend, PHONE_A, TestApp};
 
 crate::suite!(phone_v1;
-    my_phone_lifecycle,
-    my_phone_set_errors,
-    my_verify_errors,
-    my_resend_preconditions_in_order,
+    my_phone_lifecycle, my_phone_set_errors, my_verify_errors, my_resend_preconditions_in_order,
 );
 
 async fn my_phone_lifecycle(b: Backend) -> Result<()> {

@@ -7,11 +7,8 @@ use crate::check_eq;
 use crate::helpers::{Backend, PHONE_A, PHONE_B, TestApp};
 
 crate::suite!(phone_v1;
-    management_resend_and_its_preconditions,
-    management_user_of_another_org_is_not_found,
-    management_org_header_selects_the_org,
-    management_permissions,
-    management_update_with_verified_flag,
+    management_resend_and_its_preconditions, management_user_of_another_org_is_not_found,
+    management_org_header_selects_the_org, management_permissions, management_update_with_verified_flag,
     management_get_and_remove,
 );
 

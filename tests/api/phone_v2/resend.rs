@@ -8,12 +8,9 @@ use crate::helpers::{Backend, PHONE_A, PHONE_B, TestApp};
 
 crate::suite!(phone_v2;
     resend_return_code_returns_a_new_code_and_sends_nothing,
-    resend_send_code_and_default_send_an_sms_and_return_no_code,
-    resend_replaces_the_previous_code,
-    resend_unknown_machine_or_deleted_user_is_phone_not_found,
-    resend_without_pending_code_is_code_empty,
-    resend_on_someone_else_needs_user_write_in_their_org,
-    resend_checks_existence_before_permission,
+    resend_send_code_and_default_send_an_sms_and_return_no_code, resend_replaces_the_previous_code,
+    resend_unknown_machine_or_deleted_user_is_phone_not_found, resend_without_pending_code_is_code_empty,
+    resend_on_someone_else_needs_user_write_in_their_org, resend_checks_existence_before_permission,
     none_provider_refuses_sends_and_writes_nothing,
 );
 

@@ -7,14 +7,9 @@ use crate::check_eq;
 use crate::helpers::{Backend, PHONE_A, PHONE_B, TestApp};
 
 crate::suite!(phone_v2;
-    set_phone_modes_and_errors,
-    set_phone_is_verified_needs_permission_even_on_oneself,
-    set_phone_same_number_is_not_changed,
-    verify_right_wrong_expired_and_empty,
-    verify_needs_no_permission,
-    too_many_attempts_kill_the_code_until_a_resend,
-    remove_phone_then_remove_again,
-    v2beta_paths_behave_as_v2,
+    set_phone_modes_and_errors, set_phone_is_verified_needs_permission_even_on_oneself,
+    set_phone_same_number_is_not_changed, verify_right_wrong_expired_and_empty, verify_needs_no_permission,
+    too_many_attempts_kill_the_code_until_a_resend, remove_phone_then_remove_again, v2beta_paths_behave_as_v2,
     details_report_the_last_sequence,
 );
 

@@ -15,8 +15,7 @@ use crate::check_eq;
 use crate::helpers::{Backend, PHONE_A, PHONE_B, TestApp};
 
 crate::suite!(providers;
-    background_worker_delivers_each_send_exactly_once,
-    api_requests_do_not_wait_for_a_hanging_gateway,
+    background_worker_delivers_each_send_exactly_once, api_requests_do_not_wait_for_a_hanging_gateway,
 );
 
 /// Starts the real run loop (woken by commits) in the background; returns its stop switch and handle.

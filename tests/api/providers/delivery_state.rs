@@ -11,8 +11,7 @@ use crate::check_eq;
 use crate::helpers::{Backend, PHONE_A, PHONE_B, TestApp};
 
 crate::suite!(providers;
-    code_delivery_state_shows_on_the_v2_user,
-    metrics_count_jobs_by_state,
+    code_delivery_state_shows_on_the_v2_user, metrics_count_jobs_by_state,
 );
 
 async fn code_delivery_state_shows_on_the_v2_user(b: Backend) -> Result<()> {

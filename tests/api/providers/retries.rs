@@ -13,10 +13,8 @@ use crate::check_eq;
 use crate::helpers::{Backend, PHONE_A, PHONE_B, TestApp, deliver_all};
 
 crate::suite!(providers;
-    gateway_errors_are_retried_and_delivered_once,
-    hanging_gateway_times_out_and_is_retried,
-    gateway_down_longer_than_the_code_lives_gives_up,
-    pending_jobs_are_delivered_after_a_restart,
+    gateway_errors_are_retried_and_delivered_once, hanging_gateway_times_out_and_is_retried,
+    gateway_down_longer_than_the_code_lives_gives_up, pending_jobs_are_delivered_after_a_restart,
     replaced_and_expired_codes_never_reach_the_gateway,
 );
 

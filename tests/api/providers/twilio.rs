@@ -16,8 +16,7 @@ use crate::check_eq;
 use crate::helpers::{Backend, PHONE_A, TestApp};
 
 crate::suite!(providers;
-    twilio_request_format,
-    twilio_messaging_service_and_errors,
+    twilio_request_format, twilio_messaging_service_and_errors,
 );
 
 const TWILIO_SID: &str = "AC0123456789abcdef";

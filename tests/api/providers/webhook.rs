@@ -12,8 +12,7 @@ use crate::helpers::{Backend, PHONE_A, TestApp};
 use crate::signature::check_signature;
 
 crate::suite!(providers;
-    webhook_body_is_zitadel_shaped_and_signed,
-    unsigned_webhook_carries_no_signature,
+    webhook_body_is_zitadel_shaped_and_signed, unsigned_webhook_carries_no_signature,
 );
 
 async fn webhook_body_is_zitadel_shaped_and_signed(b: Backend) -> Result<()> {

@@ -7,8 +7,7 @@ use crate::check_eq;
 use crate::helpers::{Backend, PHONE_A, TestApp};
 
 crate::suite!(users;
-    organizations_and_members,
-    personal_access_tokens_authenticate_until_removed,
+    organizations_and_members, personal_access_tokens_authenticate_until_removed,
     acting_on_a_user_needs_its_every_scope,
 );
 

@@ -7,10 +7,7 @@ use crate::check_eq;
 use crate::helpers::{Backend, PHONE_A, TestApp};
 
 crate::suite!(users;
-    add_human_with_phone_modes,
-    add_human_errors,
-    get_user_permissions,
-    deactivate_reactivate_delete,
+    add_human_with_phone_modes, add_human_errors, get_user_permissions, deactivate_reactivate_delete,
     me_returns_the_caller_as_zitadel,
 );
 

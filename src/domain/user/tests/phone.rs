@@ -3,7 +3,7 @@ use chrono::Duration;
 use super::{added, code_added, given, issued, number, phone_changed, returned, t0};
 use crate::domain::DomainError;
 use crate::domain::phone::PhoneNumber;
-use crate::domain::user::{Delivery, PhoneProof, ResendPrecondition, UserEvent};
+use crate::domain::user::{Cooldown, Delivery, PhoneProof, ResendPrecondition, UserEvent};
 
 const NO_COOLDOWN: Duration = Duration::zero();
 
@@ -22,8 +22,10 @@ fn setting_a_new_number_replaces_a_verified_one_with_a_pending_code() {
             u.set_phone(
                 &other_number(),
                 PhoneProof::Code(issued("111111")),
-                t0(),
-                NO_COOLDOWN,
+                Cooldown {
+                    now: t0(),
+                    wait: NO_COOLDOWN,
+                },
             )
         })
         .then_events(&[
@@ -43,14 +45,32 @@ fn setting_a_new_number_replaces_a_verified_one_with_a_pending_code() {
 #[test]
 fn setting_the_same_number_is_refused() {
     given([added(), phone_changed()])
-        .when(|u| u.set_phone(&number(), PhoneProof::Verified, t0(), NO_COOLDOWN))
+        .when(|u| {
+            u.set_phone(
+                &number(),
+                PhoneProof::Verified,
+                Cooldown {
+                    now: t0(),
+                    wait: NO_COOLDOWN,
+                },
+            )
+        })
         .then_error(DomainError::PhoneNotChanged);
 }
 
 #[test]
 fn setting_as_verified_marks_it_verified_without_code() {
     let phone = given([added()])
-        .when(|u| u.set_phone(&number(), PhoneProof::Verified, t0(), NO_COOLDOWN))
+        .when(|u| {
+            u.set_phone(
+                &number(),
+                PhoneProof::Verified,
+                Cooldown {
+                    now: t0(),
+                    wait: NO_COOLDOWN,
+                },
+            )
+        })
         .then_events(&[phone_changed(), UserEvent::PhoneVerified])
         .then_user()
         .phone()
@@ -68,8 +88,10 @@ fn setting_a_number_by_sms_waits_for_the_cooldown() {
             u.set_phone(
                 &other_number(),
                 PhoneProof::Code(issued("2")),
-                t0() + Duration::seconds(12),
-                cooldown(),
+                Cooldown {
+                    now: t0() + Duration::seconds(12),
+                    wait: cooldown(),
+                },
             )
         })
         .then_error(DomainError::ResendTooSoon {
@@ -84,8 +106,10 @@ fn setting_a_number_with_a_returned_code_ignores_the_cooldown() {
             u.set_phone(
                 &other_number(),
                 PhoneProof::Code(returned("2")),
-                t0() + Duration::seconds(3),
-                cooldown(),
+                Cooldown {
+                    now: t0() + Duration::seconds(3),
+                    wait: cooldown(),
+                },
             )
         })
         .then_events(&[
@@ -99,7 +123,16 @@ fn setting_a_number_with_a_returned_code_ignores_the_cooldown() {
 #[test]
 fn the_current_unverified_number_can_be_confirmed_by_setting_it_verified() {
     given([added(), phone_changed(), code_added("1")])
-        .when(|u| u.set_or_confirm_phone(&number(), PhoneProof::Verified, t0(), NO_COOLDOWN))
+        .when(|u| {
+            u.set_or_confirm_phone(
+                &number(),
+                PhoneProof::Verified,
+                Cooldown {
+                    now: t0(),
+                    wait: NO_COOLDOWN,
+                },
+            )
+        })
         .then_events(&[UserEvent::PhoneVerified]);
 }
 
@@ -107,7 +140,14 @@ fn the_current_unverified_number_can_be_confirmed_by_setting_it_verified() {
 fn the_current_number_with_a_new_code_is_still_unchanged() {
     given([added(), phone_changed(), code_added("1")])
         .when(|u| {
-            u.set_or_confirm_phone(&number(), PhoneProof::Code(issued("2")), t0(), NO_COOLDOWN)
+            u.set_or_confirm_phone(
+                &number(),
+                PhoneProof::Code(issued("2")),
+                Cooldown {
+                    now: t0(),
+                    wait: NO_COOLDOWN,
+                },
+            )
         })
         .then_error(DomainError::PhoneNotChanged);
 }
@@ -115,14 +155,32 @@ fn the_current_number_with_a_new_code_is_still_unchanged() {
 #[test]
 fn a_verified_number_cannot_be_confirmed_again() {
     given([added(), phone_changed(), UserEvent::PhoneVerified])
-        .when(|u| u.set_or_confirm_phone(&number(), PhoneProof::Verified, t0(), NO_COOLDOWN))
+        .when(|u| {
+            u.set_or_confirm_phone(
+                &number(),
+                PhoneProof::Verified,
+                Cooldown {
+                    now: t0(),
+                    wait: NO_COOLDOWN,
+                },
+            )
+        })
         .then_error(DomainError::PhoneNotChanged);
 }
 
 fn resend(
     precondition: ResendPrecondition,
 ) -> impl FnOnce(&crate::domain::user::User) -> Result<Vec<UserEvent>, DomainError> {
-    move |u| u.resend_code(precondition, &issued("2"), t0(), NO_COOLDOWN)
+    move |u| {
+        u.resend_code(
+            precondition,
+            &issued("2"),
+            Cooldown {
+                now: t0(),
+                wait: NO_COOLDOWN,
+            },
+        )
+    }
 }
 
 #[test]
@@ -186,8 +244,10 @@ fn an_sms_resend_waits_for_the_cooldown() {
             u.resend_code(
                 ResendPrecondition::PendingCode,
                 &issued("2"),
-                now,
-                cooldown(),
+                Cooldown {
+                    now,
+                    wait: cooldown(),
+                },
             )
         })
         .then_error(DomainError::ResendTooSoon {
@@ -203,8 +263,10 @@ fn an_sms_resend_after_the_cooldown_goes_through() {
             u.resend_code(
                 ResendPrecondition::PendingCode,
                 &issued("2"),
-                now,
-                cooldown(),
+                Cooldown {
+                    now,
+                    wait: cooldown(),
+                },
             )
         })
         .then_events(&[code_added("2")]);
@@ -218,8 +280,10 @@ fn a_returned_code_is_not_throttled() {
             u.resend_code(
                 ResendPrecondition::PendingCode,
                 &returned("3"),
-                now,
-                cooldown(),
+                Cooldown {
+                    now,
+                    wait: cooldown(),
+                },
             )
         })
         .then_events(&[returned("3").event()]);
@@ -233,8 +297,10 @@ fn a_returned_code_starts_no_cooldown() {
             u.resend_code(
                 ResendPrecondition::UnverifiedPhone,
                 &issued("4"),
-                now,
-                cooldown(),
+                Cooldown {
+                    now,
+                    wait: cooldown(),
+                },
             )
         })
         .then_events(&[code_added("4")]);
@@ -263,37 +329,29 @@ fn phone_commands_do_not_find_removed_users() {
     .then_error(DomainError::UserNotFound);
 }
 
-#[test]
-fn delivery_news_of_a_replaced_code_changes_nothing() {
-    // The first code is sequence 3, the second 4.
+/// The delivery state shown after two codes (sequences 3 and 4) and news that code `sent` went out.
+fn delivery_after_two_codes_and_sent(sent: i64) -> Delivery {
     let user = given([
         added(),
         phone_changed(),
         code_added("1"),
         code_added("2"),
-        UserEvent::PhoneCodeSent { code_sequence: 3 },
+        UserEvent::PhoneCodeSent {
+            code_sequence: sent,
+        },
     ])
     .user();
-    assert_eq!(
-        user.phone().unwrap().code.as_ref().unwrap().delivery,
-        Delivery::Pending
-    );
+    user.phone().unwrap().code.as_ref().unwrap().delivery
+}
+
+#[test]
+fn delivery_news_of_a_replaced_code_changes_nothing() {
+    assert_eq!(delivery_after_two_codes_and_sent(3), Delivery::Pending);
 }
 
 #[test]
 fn delivery_news_of_the_current_code_is_shown() {
-    let user = given([
-        added(),
-        phone_changed(),
-        code_added("1"),
-        code_added("2"),
-        UserEvent::PhoneCodeSent { code_sequence: 4 },
-    ])
-    .user();
-    assert_eq!(
-        user.phone().unwrap().code.as_ref().unwrap().delivery,
-        Delivery::Sent
-    );
+    assert_eq!(delivery_after_two_codes_and_sent(4), Delivery::Sent);
 }
 
 #[test]
