@@ -19,7 +19,7 @@ use crate::domain::user::{User, UserEvent};
 use crate::store::{Commit, JobUpdate, NewSmsJob, SmsQuota, StoreError};
 
 /// How often a command is decided again after another writer got to the same aggregate first.
-pub(crate) const CONFLICT_RETRIES: usize = 10;
+pub(crate) const CONFLICT_RETRIES: usize = 12;
 
 /// Events for one aggregate, decided on the state it had at `base_sequence` (0: it is new).
 #[derive(Debug, Clone)]
@@ -333,10 +333,11 @@ fn envelope(
     })
 }
 
-/// A short random pause before deciding again after a conflict, growing with each attempt, so that writers
-/// racing for the same aggregate do not collide again in lockstep.
+/// A short random pause before deciding again after a conflict, growing with each attempt (up to 256 ms), so
+/// that writers racing for the same aggregate do not collide again in lockstep, and so that a competing commit
+/// still waiting in the writer's queue has landed before the state is read again.
 async fn pause_after_conflict(attempt: usize) {
-    let ceiling_ms = 1u64 << attempt.min(6);
+    let ceiling_ms = 1u64 << attempt.min(8);
     tokio::time::sleep(std::time::Duration::from_millis(rand::random_range(
         0..=ceiling_ms,
     )))
