@@ -1,4 +1,4 @@
-//! The command line: `serve` (the default), `migrate`, `token`, `rebuild`, `openapi`.
+//! The command line: `serve` (the default), `migrate`, `token`, `rebuild`, `openapi`, `admin reset`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -31,7 +31,12 @@ pub enum Command {
     /// Run the HTTP API and the SMS delivery worker (the default).
     Serve,
     /// Apply database migrations and bootstrap an empty database, then exit.
-    Migrate,
+    Migrate {
+        /// Create the SQLite database file if it does not exist (without it, a missing file is an error: it
+        /// usually means the command ran from another directory or with another configuration).
+        #[arg(long)]
+        create: bool,
+    },
     /// Print a bearer token for an existing, active user.
     Token {
         #[arg(long)]
@@ -45,6 +50,18 @@ pub enum Command {
     Rebuild,
     /// Print the OpenAPI document.
     Openapi,
+    /// Operator tasks on the instance.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Make the bootstrap admin an active instance owner again (reactivating it if it was deactivated) and
+    /// write a fresh admin token to data_dir/admin.token: the way back in when no administrator can sign in.
+    Reset,
 }
 
 pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
@@ -53,7 +70,10 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             let app = crate::Application::build(config).await?;
             app.run_until_stopped(crate::shutdown_signal()).await
         }
-        Command::Migrate => {
+        Command::Migrate { create } => {
+            if !create {
+                require_existing_database(&config)?;
+            }
             let services = crate::build_services(config, Arc::new(SystemClock)).await?;
             services.store.close().await;
             println!("database is up to date");
@@ -67,6 +87,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 (1..=max).contains(&ttl),
                 "--ttl must be between 1 and {max} seconds"
             );
+            require_existing_database(&config)?;
             let services = crate::build_services(config, Arc::new(SystemClock)).await?;
             let result = match services.load_user(&user_id).await {
                 Err(ServiceError::Domain(DomainError::UserNotFound)) => {
@@ -86,15 +107,66 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Rebuild => {
+            require_existing_database(&config)?;
             let services = crate::build_services(config, Arc::new(SystemClock)).await?;
             let result = services.rebuild_projections().await;
             services.store.close().await;
             println!("rebuilt all projections from {} events", result?);
             Ok(())
         }
+        Command::Admin {
+            command: AdminCommand::Reset,
+        } => {
+            require_existing_database(&config)?;
+            let services = crate::build_services(config, Arc::new(SystemClock)).await?;
+            let reset = services.reset_instance_owner().await;
+            let written = match &reset {
+                Ok(outcome) => crate::write_admin_token(&services, outcome.user_id()).map(Some),
+                Err(_) => Ok(None),
+            };
+            services.store.close().await;
+            let path = written?;
+            match (reset, path) {
+                (Ok(outcome), Some(path)) => {
+                    let what = match outcome {
+                        crate::service::OwnerReset::Reactivated(_) => "reactivated",
+                        crate::service::OwnerReset::AlreadyActive(_) => "was active",
+                    };
+                    println!(
+                        "instance owner {} {what}; new admin token in {}",
+                        outcome.user_id(),
+                        path.display()
+                    );
+                    Ok(())
+                }
+                (Err(ServiceError::Domain(DomainError::UserNotFound)), _) => Err(anyhow::anyhow!(
+                    "the bootstrap admin was deleted; an instance owner that is still active can sign in \
+                     with `phoneverify token --user-id <id>`"
+                )),
+                (Err(e), _) => Err(e.into()),
+                (Ok(_), None) => Err(anyhow::anyhow!("no admin token was written")),
+            }
+        }
         Command::Openapi => {
             println!("{}", crate::api::openapi().to_pretty_json()?);
             Ok(())
         }
     }
+}
+
+/// Commands other than `serve` work on an existing installation: run from the wrong directory they would
+/// otherwise create an empty database with a new admin and then report that the user does not exist.
+fn require_existing_database(config: &Config) -> anyhow::Result<()> {
+    let url = config.database_url();
+    if let Some(file) = crate::store::sqlite_database_file(&url)
+        && !file.exists()
+    {
+        anyhow::bail!(
+            "no database at {} (run from the directory the server runs in, or pass the same --config or \
+             PHONEVERIFY_DATABASE_URL / PHONEVERIFY_DATA_DIR as the server); `phoneverify migrate --create` \
+             or starting the server creates one",
+            file.display()
+        );
+    }
+    Ok(())
 }

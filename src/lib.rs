@@ -11,7 +11,11 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod domain;
+pub mod metrics;
 pub mod notify;
+pub mod private_files;
+pub mod rpc;
+pub mod server;
 pub mod service;
 pub mod store;
 
@@ -34,7 +38,13 @@ use crate::service::Services;
 
 /// The HTTP application over the given services: what the server runs and what tests drive.
 pub fn build_app(services: Arc<Services>) -> Router {
-    api::router(services)
+    let limits = rpc::RpcLimits {
+        max_message_bytes: services.config.http.max_body_bytes,
+        default_timeout: services.config.http.request_timeout,
+    };
+    let rest = rpc::Rest::new(api::in_process_router(services.clone()));
+    let metrics = services.metrics.clone();
+    api::router(services).merge(rpc::routes(rest, limits, metrics))
 }
 
 /// Connects the store (applying migrations), loads or creates the key material, and bootstraps an empty
@@ -45,7 +55,7 @@ pub async fn build_services(
 ) -> anyhow::Result<Arc<Services>> {
     let url = config.database_url();
     // Whatever the database, data_dir holds the admin token file.
-    std::fs::create_dir_all(&config.data_dir)
+    private_files::create_private_dir(&config.data_dir)
         .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
     let store = store::connect(
         &url,
@@ -89,16 +99,24 @@ pub async fn build_services(
 pub async fn ensure_admin_token(services: &Services) -> anyhow::Result<std::path::PathBuf> {
     let path = services.config.admin_token_path();
     if let Ok(existing) = std::fs::read_to_string(&path)
-        && services
+        && let Ok(claims) = services
             .tokens
             .verify(existing.trim(), services.clock.now())
-            .is_ok()
     {
         // Kept, but never left readable by others, whatever happened to the file meanwhile.
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        }
+        // A signature that still verifies is no use if its user can no longer sign in: say so, not "usable".
+        let holder = services.load_user(&claims.user_id).await.ok();
+        if !holder.as_ref().is_some_and(|u| u.can_authenticate()) {
+            tracing::warn!(
+                path = %path.display(),
+                "the admin token file belongs to a user that is inactive or deleted and no longer works; \
+                 run `phoneverify admin reset` to reactivate the instance owner and write a new one"
+            );
         }
         return Ok(path);
     }
@@ -107,8 +125,17 @@ pub async fn ensure_admin_token(services: &Services) -> anyhow::Result<std::path
         .instance()
         .await?
         .context("the database has no bootstrap admin")?;
+    write_admin_token(services, &instance.admin_user_id)
+}
+
+/// Writes a fresh admin token for `user_id` to `data_dir/admin.token` (mode 0600).
+pub fn write_admin_token(
+    services: &Services,
+    user_id: &domain::ids::UserId,
+) -> anyhow::Result<std::path::PathBuf> {
+    let path = services.config.admin_token_path();
     let token = services.mint_token(
-        &instance.admin_user_id,
+        user_id,
         Duration::from_std(services.config.auth.admin_token_ttl).unwrap_or(Duration::MAX),
     )?;
     write_secret_file(&path, &token)?;
@@ -157,12 +184,13 @@ impl Application {
         provider: Option<Arc<dyn SmsProvider>>,
     ) -> anyhow::Result<Self> {
         let listen = config.listen;
-        let services = build_services(config, clock).await?;
-        let token_path = ensure_admin_token(&services).await?;
-        tracing::info!(path = %token_path.display(), "admin token file (use it as: Authorization: Bearer $(cat {}))", token_path.display());
+        // Bound first: a taken port must stop start-up before a database or an admin is created.
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
+        let services = build_services(config, clock).await?;
+        let token_path = ensure_admin_token(&services).await?;
+        tracing::info!(path = %token_path.display(), "admin token file (use it as: Authorization: Bearer $(cat {}))", token_path.display());
         Ok(Self {
             listener,
             services,
@@ -192,15 +220,26 @@ impl Application {
             .clone()
             .unwrap_or_else(|| Arc::new(notify::NoProvider));
         let worker = tokio::spawn(Worker::new(self.services.clone(), provider).run(stop_rx));
-        tracing::info!(addr = %self.local_addr()?, database = self.services.store.backend(), "listening; API docs at /docs");
+        tracing::info!(addr = %self.local_addr()?, database = self.services.store.backend(), "listening; API docs at /docs/");
+        let now = self.services.clock.now();
+        let test_numbers = self.services.config.limits.policy.active_test_numbers(now);
+        if test_numbers > 0 {
+            tracing::warn!(
+                active = test_numbers,
+                "limits.test_numbers: their fixed codes verify without an SMS until they expire; remove them when \
+                 the review or test is over"
+            );
+        }
         let app = build_app(self.services.clone());
-        let served = axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let limits = server::ConnectionLimits {
+            header_read_timeout: self.services.config.http.header_read_timeout,
+            max_connections: self.services.config.http.max_connections,
+        };
+        server::serve(self.listener, app, limits, shutdown).await;
         let _ = stop_tx.send(true);
         let _ = worker.await;
         self.services.store.close().await;
-        served.context("server error")
+        Ok(())
     }
 }
 

@@ -1,4 +1,5 @@
-//! The binary as an operator runs it: `serve` on a real port, SIGTERM, `migrate`, `token`, bad settings.
+//! The binary as an operator runs it: `serve` on a real port, SIGTERM, `migrate`, `token`, `admin reset`,
+//! bad settings.
 
 #[path = "support/server.rs"]
 mod server;
@@ -26,7 +27,7 @@ fn serve_bootstraps_answers_and_stops_cleanly_on_sigterm() {
         Some(json!({"username": "ada", "profile": {"givenName": "Ada", "familyName": "L"}, "email": {"email": "ada@x.ch"},
                     "phone": {"phone": "+41791234567", "returnCode": {}}})),
     );
-    assert_eq!(status, 200, "{created}");
+    assert_eq!(status, 201, "{created}");
     let id = created["userId"].as_str().unwrap();
     let code = created["phoneCode"].as_str().unwrap().to_owned();
     // With no provider, a send is refused rather than dropped.
@@ -60,7 +61,7 @@ fn serve_bootstraps_answers_and_stops_cleanly_on_sigterm() {
 #[test]
 fn token_command_issues_tokens_for_active_users_only() {
     let dir = tempfile::tempdir().unwrap();
-    let out = succeed(bin().current_dir(dir.path()).arg("migrate"));
+    let out = succeed(bin().current_dir(dir.path()).args(["migrate", "--create"]));
     assert!(out.contains("up to date"));
 
     let server = Server::start(dir.path(), &[]);
@@ -92,6 +93,109 @@ fn token_command_issues_tokens_for_active_users_only() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
     assert!(out.stdout.is_empty());
+}
+
+/// An instance whose owner was deactivated (by a second owner whose credentials are then lost): the next start
+/// says the admin token no longer works, and `admin reset` reactivates the owner and writes a working token.
+#[test]
+fn admin_reset_brings_the_instance_owner_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let admin_token = server.admin_token();
+    let admin = subject_of(&admin_token);
+    let (status, created) = server.http(
+        "POST",
+        "/v2/users/human",
+        Some(&admin_token),
+        Some(
+            json!({"username": "second", "profile": {"givenName": "S", "familyName": "O"},
+                    "email": {"email": "second@example.com"}}),
+        ),
+    );
+    assert_eq!(status, 201, "{created}");
+    let second = created["userId"].as_str().unwrap().to_owned();
+    let (status, body) = server.http(
+        "POST",
+        "/admin/v1/members",
+        Some(&admin_token),
+        Some(json!({"userId": second, "roles": ["IAM_OWNER"]})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let second_token = succeed(
+        bin()
+            .current_dir(dir.path())
+            .args(["token", "--user-id", &second]),
+    )
+    .trim()
+    .to_owned();
+    let (status, body) = server.http(
+        "POST",
+        &format!("/v2/users/{admin}/deactivate"),
+        Some(&second_token),
+        Some(json!({})),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(server.terminate().0.success());
+
+    let server = Server::start(dir.path(), &[]);
+    assert!(
+        server.log_text().contains("no longer works"),
+        "a stale admin token is reported: {}",
+        server.log_text()
+    );
+    let (status, _) = server.http("GET", "/auth/v1/users/me", Some(&admin_token), None);
+    assert_eq!(status, 401);
+    assert!(server.terminate().0.success());
+
+    let out = succeed(bin().current_dir(dir.path()).args(["admin", "reset"]));
+    assert!(out.contains("reactivated"), "{out}");
+    let server = Server::start(dir.path(), &[]);
+    let fresh = server.admin_token();
+    assert_ne!(fresh, admin_token);
+    let (status, body) = server.http("GET", "/auth/v1/users/me", Some(&fresh), None);
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = server.http("GET", &format!("/v2/users/{admin}"), Some(&fresh), None);
+    assert_eq!(
+        body["user"]["state"], "USER_STATE_ACTIVE",
+        "{status} {body}"
+    );
+    assert!(server.terminate().0.success());
+}
+
+/// The data directory and every file holding secrets are private, whatever the umask (the test runs with the
+/// usual 022, under which SQLite alone would create 0644 files).
+#[cfg(unix)]
+#[test]
+fn secret_files_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let token = server.admin_token();
+    // A write, so that the WAL and shared-memory files exist.
+    let (status, body) = server.http(
+        "POST",
+        "/v2/organizations",
+        Some(&token),
+        Some(json!({"name": "Acme"})),
+    );
+    assert_eq!(status, 201, "{body}");
+    let mode = |name: &str| {
+        std::fs::metadata(dir.path().join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode("data"), 0o700);
+    for file in [
+        "data/phoneverify.db",
+        "data/phoneverify.db-wal",
+        "data/phoneverify.db-shm",
+        "data/admin.token",
+    ] {
+        assert_eq!(mode(file), 0o600, "{file}");
+    }
+    assert!(server.terminate().0.success());
 }
 
 /// Runs a command that must succeed; returns what it printed on stdout.

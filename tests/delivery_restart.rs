@@ -153,7 +153,7 @@ fn a_code_committed_before_a_kill_9_is_delivered_after_the_next_start() {
                     "email": {"email": "ada@example.com"}}),
         ),
     );
-    assert_eq!(status, 200, "{created}");
+    assert_eq!(status, 201, "{created}");
     let id = created["userId"].as_str().unwrap().to_owned();
     // The gateway is down: the request is answered at once all the same.
     let started = Instant::now();

@@ -154,7 +154,7 @@ fn outage_answers_503_and_recovers() -> Result<(), String> {
         "username": "ada", "profile": {"givenName": "A", "familyName": "L"}, "email": {"email": "ada@x.ch"},
         "phone": {"phone": "+41791234567", "returnCode": {}}
     })));
-    ensure(status == 200, format!("create user: {status} {body}"))?;
+    ensure(status == 201, format!("create user: {status} {body}"))?;
     let id = body["userId"].as_str().unwrap_or_default().to_owned();
     ensure(
         server.http("GET", "/readyz", None, None).0 == 200,

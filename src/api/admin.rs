@@ -9,6 +9,7 @@ use super::extract::{ApiJson, AppState, Auth};
 use super::types::{AddMemberRequest, Details, DetailsResponse, timestamp};
 use crate::domain::events::INSTANCE_ID;
 
+/// Grants an instance-wide role (IAM_OWNER, IAM_USER_MANAGER, ...) to a user. Needs iam.member.write.
 #[utoipa::path(post, path = "/admin/v1/members", tag = "Admin API v1", security(("bearer" = [])), request_body = AddMemberRequest,
     responses((status = 200, body = DetailsResponse), (status = "default", description = "Error", body = ErrorBody)))]
 pub async fn add_iam_member(

@@ -1,7 +1,8 @@
 //! What every request passes through around its handler: the body limit, the time limit, panic recovery,
-//! the one log line of a failed request, and the request's span.
+//! the one log line of a failed request, and the request's span and log line (`request_log`).
 
 use std::any::Any;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -9,28 +10,62 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
-use tracing::Level;
 
 use super::error::{self, ApiError};
+use crate::metrics::Metrics;
 
 /// Wraps `app` in the layers, innermost first.
-pub(super) fn around<S>(app: Router<S>, timeout: Duration, body_limit: usize) -> Router<S>
+pub(super) fn around<S>(
+    app: Router<S>,
+    timeout: Duration,
+    body_limit: usize,
+    metrics: Arc<Metrics>,
+) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    app.layer(DefaultBodyLimit::max(body_limit))
+    let app = app
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(
+            body_limit,
+            refuse_announced_oversize,
+        ))
         .layer(middleware::from_fn_with_state(timeout, request_timeout))
         .layer(CatchPanicLayer::custom(panic_response))
         // Inside the request's span and outside everything that can answer 5xx, so that each such answer
         // is logged once, with its cause; the trace layer's own failure log would only repeat the status.
+        .layer(middleware::map_response(error::log_server_errors));
+    super::request_log::around(app, metrics)
+}
+
+/// The layers of the REST routes when an RPC calls them in process (`crate::rpc`): the RPC stack has its own
+/// span, deadline and size limit, so only panic recovery and the log line of a server error remain.
+pub(super) fn in_process<S>(app: Router<S>) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    app.layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::map_response(error::log_server_errors))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
-                .on_response(DefaultOnResponse::new().level(Level::INFO))
-                .on_failure(()),
+}
+
+/// A body announced larger than the limit is refused before a byte of it is read.
+async fn refuse_announced_oversize(
+    State(limit): State<usize>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let announced = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match announced {
+        Some(length) if length > u64::try_from(limit).unwrap_or(u64::MAX) => ApiError::invalid(
+            format!("request body too large: {length} bytes announced, at most {limit} accepted"),
         )
+        .into_response(),
+        _ => next.run(req).await,
+    }
 }
 
 /// A request that outlives the limit answers 4 DEADLINE_EXCEEDED instead of hanging.
@@ -86,6 +121,7 @@ mod tests {
                 .route("/panicking", get(panicking)),
             Duration::from_millis(50),
             1024,
+            Arc::new(Metrics::new(None)),
         );
         let request = Request::get(path).body(Body::empty()).unwrap();
         let response = app.oneshot(request).await.unwrap();
@@ -111,7 +147,7 @@ mod tests {
         assert!(!body.contains("disk full"), "{body}");
         let errors = error_lines(&log);
         assert_eq!(errors.len(), 1, "{log}");
-        assert!(errors[0].contains("uri=/failing"), "{log}");
+        assert!(errors[0].contains("route=\"/failing\""), "{log}");
         assert!(errors[0].contains("disk full on /var/lib/db"), "{log}");
     }
 

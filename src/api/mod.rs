@@ -4,25 +4,29 @@ pub mod admin;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod input;
 mod layers;
 pub mod metrics;
+mod openapi_doc;
+pub mod request_log;
 pub mod types;
 pub mod v1_auth;
+pub mod v1_changes;
 pub mod v1_management;
 mod v1_phone;
 pub mod v2_org;
 pub mod v2_user;
 
 use axum::Router;
-use axum::routing::post;
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use axum::routing::{get, post};
+use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use self::error::{ApiError, Op};
 use self::extract::AppState;
+use self::openapi_doc::BearerScheme;
 use crate::service::ServiceError;
 
 /// Maps a service result to the API's error format in the dialect of `op`.
@@ -51,23 +55,6 @@ impl<T> OrApi<T> for Result<T, ServiceError> {
 )]
 struct ApiDoc;
 
-struct BearerScheme;
-
-impl Modify for BearerScheme {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                Http::builder()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
-        );
-    }
-}
-
 /// Every documented route: the OpenAPI document is generated from this table, so a route cannot exist
 /// without its spec.
 fn documented() -> OpenApiRouter<AppState> {
@@ -90,6 +77,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(v1_management::add_personal_access_token))
         .routes(routes!(v1_management::remove_personal_access_token))
         .routes(routes!(v1_management::add_org_member))
+        .routes(routes!(v1_changes::list_user_changes))
         .routes(routes!(admin::add_iam_member))
         .routes(routes!(v2_user::set_phone, v2_user::remove_phone))
         .routes(routes!(v2_user::resend_phone_code))
@@ -102,12 +90,11 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::jwks))
-        .routes(routes!(metrics::metrics))
 }
 
 /// The OpenAPI document, as served at /openapi.json and checked in as openapi/openapi.json.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    documented().split_for_parts().1
+    openapi_doc::finish(documented().split_for_parts().1)
 }
 
 /// The deprecated v2beta paths of the phone API: same handlers and shapes as v2.
@@ -127,16 +114,30 @@ fn v2beta() -> Router<AppState> {
         )
 }
 
+/// The REST routes for in-process calls from the RPC services: no docs, no fallback, no request span.
+pub fn in_process_router(state: AppState) -> Router {
+    let (api, _) = documented().split_for_parts();
+    layers::in_process(api.merge(v2beta())).with_state(state)
+}
+
 pub fn router(state: AppState) -> Router {
     let (api, doc) = documented().split_for_parts();
+    let doc = openapi_doc::finish(doc);
     let timeout = state.config.http.request_timeout;
     let body_limit = state.config.http.max_body_bytes;
     let app = api
         .merge(v2beta())
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
+        .route("/metrics", get(metrics::metrics))
+        .merge(
+            SwaggerUi::new("/docs")
+                .url("/openapi.json", doc)
+                // Relative to /docs/, so the UI finds the document behind a path prefix too.
+                .config(Config::new(["../openapi.json"])),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
-    layers::around(app, timeout, body_limit).with_state(state)
+    let metrics = state.metrics.clone();
+    layers::around(app, timeout, body_limit, metrics).with_state(state)
 }
 
 async fn not_found() -> ApiError {

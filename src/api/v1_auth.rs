@@ -5,7 +5,7 @@ use axum::extract::State;
 
 use super::OrApi;
 use super::error::{ApiError, ErrorBody, Op};
-use super::extract::{ApiJson, AppState, Auth, OrgHeader, check_len};
+use super::extract::{ApiJson, AppState, Auth, OrgHeader, check_len_between, check_prefix};
 use super::types::{
     DetailsResponse, Empty, GetMyUserResponse, GetPhoneV1Response, SetMyPhoneRequest, UserV1,
     VerifyMyPhoneRequest,
@@ -14,6 +14,7 @@ use super::v1_phone;
 
 const TAG: &str = "Auth API v1";
 
+/// The caller's phone number and whether it is verified.
 #[utoipa::path(get, path = "/auth/v1/users/me/phone", tag = TAG, security(("bearer" = [])),
     responses((status = 200, body = GetPhoneV1Response), (status = "default", description = "Error", body = ErrorBody)))]
 pub async fn get_my_phone(
@@ -37,7 +38,8 @@ pub async fn set_my_phone(
     org: OrgHeader,
     ApiJson(req): ApiJson<SetMyPhoneRequest>,
 ) -> Result<Json<DetailsResponse>, ApiError> {
-    check_len("SetMyPhoneRequest", "Phone", &req.phone, 50)?;
+    check_len_between("SetMyPhoneRequest", "Phone", &req.phone, 1, 50)?;
+    check_prefix("SetMyPhoneRequest", "Phone", &req.phone, "+")?;
     let target = s
         .me_target(&caller, org.as_deref())
         .await
@@ -45,6 +47,7 @@ pub async fn set_my_phone(
     v1_phone::set(&s, &caller, &target, &req.phone, false).await
 }
 
+/// Removes the caller's phone number.
 #[utoipa::path(delete, path = "/auth/v1/users/me/phone", tag = TAG, security(("bearer" = [])),
     responses((status = 200, body = DetailsResponse), (status = "default", description = "Error", body = ErrorBody)))]
 pub async fn remove_my_phone(
@@ -59,6 +62,7 @@ pub async fn remove_my_phone(
     v1_phone::remove(&s, &caller, &target).await
 }
 
+/// Verifies the caller's phone with the code from the SMS.
 #[utoipa::path(post, path = "/auth/v1/users/me/phone/_verify", tag = TAG, security(("bearer" = [])), request_body = VerifyMyPhoneRequest,
     responses((status = 200, body = DetailsResponse), (status = "default", description = "Error", body = ErrorBody)))]
 pub async fn verify_my_phone(
@@ -67,7 +71,7 @@ pub async fn verify_my_phone(
     org: OrgHeader,
     ApiJson(req): ApiJson<VerifyMyPhoneRequest>,
 ) -> Result<Json<DetailsResponse>, ApiError> {
-    check_len("VerifyMyPhoneRequest", "Code", &req.code, 200)?;
+    check_len_between("VerifyMyPhoneRequest", "Code", &req.code, 1, 200)?;
     let target = s
         .me_target(&caller, org.as_deref())
         .await
@@ -95,6 +99,7 @@ pub async fn resend_my_phone_verification(
     v1_phone::resend(&s, &caller, &target).await
 }
 
+/// The caller's own user.
 #[utoipa::path(get, path = "/auth/v1/users/me", tag = TAG, security(("bearer" = [])),
     responses((status = 200, body = GetMyUserResponse), (status = "default", description = "Error", body = ErrorBody)))]
 pub async fn get_my_user(

@@ -6,7 +6,11 @@ use axum::extract::State;
 
 use super::OrApi;
 use super::error::{ApiError, ErrorBody, Op};
-use super::extract::{ApiJson, AppState, Auth, OrgHeader, PatPath, UserIdPath, check_len};
+use super::extract::{
+    ApiJson, AppState, Auth, OrgHeader, PatPath, UserIdPath, check_len, check_len_between,
+    check_prefix,
+};
+use super::input::check_custom_user_id;
 use super::types::{
     AddMachineUserRequest, AddMemberRequest, AddPersonalAccessTokenRequest,
     AddPersonalAccessTokenResponse, AddUserResponse, Details, DetailsResponse, Empty,
@@ -18,6 +22,7 @@ use crate::service::NewMachine;
 
 const TAG: &str = "Management API v1";
 
+/// A user's phone number and whether it is verified. Needs user.read.
 #[utoipa::path(get, path = "/management/v1/users/{userId}/phone", tag = TAG, security(("bearer" = [])),
     params(("userId" = String, Path), ("x-zitadel-orgid" = Option<String>, Header, description = "Organization to act in")),
     responses((status = 200, body = GetPhoneV1Response), (status = "default", description = "Error", body = ErrorBody)))]
@@ -45,7 +50,8 @@ pub async fn update_human_phone(
     UserIdPath(user_id): UserIdPath,
     ApiJson(req): ApiJson<UpdateHumanPhoneRequest>,
 ) -> Result<Json<DetailsResponse>, ApiError> {
-    check_len("UpdateHumanPhoneRequest", "Phone", &req.phone, 50)?;
+    check_len_between("UpdateHumanPhoneRequest", "Phone", &req.phone, 1, 50)?;
+    check_prefix("UpdateHumanPhoneRequest", "Phone", &req.phone, "+")?;
     let target = s
         .managed_target(&caller, org.as_deref(), &user_id, USER_WRITE)
         .await
@@ -53,6 +59,7 @@ pub async fn update_human_phone(
     v1_phone::set(&s, &caller, &target, &req.phone, req.is_phone_verified).await
 }
 
+/// Removes a user's phone number. Needs user.write.
 #[utoipa::path(delete, path = "/management/v1/users/{userId}/phone", tag = TAG, security(("bearer" = [])),
     params(("userId" = String, Path), ("x-zitadel-orgid" = Option<String>, Header, description = "Organization to act in")),
     responses((status = 200, body = DetailsResponse), (status = "default", description = "Error", body = ErrorBody)))]
@@ -97,14 +104,20 @@ pub async fn add_machine_user(
     org: OrgHeader,
     ApiJson(req): ApiJson<AddMachineUserRequest>,
 ) -> Result<Json<AddUserResponse>, ApiError> {
+    if req.access_token_type.is_set() {
+        return Err(ApiError::unsupported_field(
+            "AddMachineUserRequest.AccessTokenType",
+        ));
+    }
+    check_len_between("AddMachineUserRequest", "UserName", &req.user_name, 1, 200)?;
+    check_len_between("AddMachineUserRequest", "Name", &req.name, 1, 200)?;
     for (field, value, max) in [
         ("UserId", req.user_id.as_deref().unwrap_or_default(), 200),
-        ("UserName", &req.user_name, 200),
-        ("Name", &req.name, 200),
         ("Description", &req.description, 500),
     ] {
         check_len("AddMachineUserRequest", field, value, max)?;
     }
+    check_custom_user_id("AddMachineUserRequest", req.user_id.as_deref())?;
     let new = NewMachine {
         user_id: req.user_id,
         username: req.user_name,
@@ -121,6 +134,7 @@ pub async fn add_machine_user(
     }))
 }
 
+/// Grants an organization role to a user of the organization. Needs org.member.write.
 #[utoipa::path(post, path = "/management/v1/orgs/me/members", tag = TAG, security(("bearer" = [])), request_body = AddMemberRequest,
     params(("x-zitadel-orgid" = Option<String>, Header, description = "Organization to act in")),
     responses((status = 200, body = DetailsResponse), (status = "default", description = "Error", body = ErrorBody)))]

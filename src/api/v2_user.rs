@@ -3,10 +3,14 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 
 use super::OrApi;
 use super::error::{ApiError, ErrorBody, Op};
-use super::extract::{ApiJson, AppState, Auth, OrgHeader, UserIdPath, check_len};
+use super::extract::{
+    ApiJson, AppState, Auth, OrgHeader, UserIdPath, check_len, check_len_between, required,
+};
+use super::input::check_custom_user_id;
 use super::types::{
     AddHumanUserRequest, AddHumanUserResponse, Details, DetailsResponse, GetUserResponse,
     PhoneCodeResponse, ResendPhoneCodeRequest, SetPhoneRequest, UserV2, VerifyPhoneRequest,
@@ -52,7 +56,7 @@ pub async fn set_phone(
     UserIdPath(user_id): UserIdPath,
     ApiJson(req): ApiJson<SetPhoneRequest>,
 ) -> Result<Json<PhoneCodeResponse>, ApiError> {
-    check_len("SetPhoneRequest", "Phone", &req.phone, 200)?;
+    check_len_between("SetPhoneRequest", "Phone", &req.phone, 1, 200)?;
     let mode = phone_mode(&req, "SetPhoneRequest")?;
     let (written, code) = s
         .set_phone_v2(&caller, org.as_deref(), &user_id, &req.phone, mode)
@@ -96,10 +100,11 @@ pub async fn verify_phone(
     UserIdPath(user_id): UserIdPath,
     ApiJson(req): ApiJson<VerifyPhoneRequest>,
 ) -> Result<Json<DetailsResponse>, ApiError> {
-    check_len(
+    check_len_between(
         "VerifyPhoneRequest",
         "VerificationCode",
         &req.verification_code,
+        1,
         20,
     )?;
     let written = s
@@ -109,6 +114,7 @@ pub async fn verify_phone(
     Ok(Json(DetailsResponse::changed(&written)))
 }
 
+/// Removes a user's phone number. Needs user.write, even on oneself.
 #[utoipa::path(delete, path = "/v2/users/{userId}/phone", tag = TAG, security(("bearer" = [])),
     params(("userId" = String, Path)),
     responses((status = 200, body = DetailsResponse), (status = "default", description = "Error", body = ErrorBody)))]
@@ -125,29 +131,37 @@ pub async fn remove_phone(
     Ok(Json(DetailsResponse::changed(&written)))
 }
 
+/// Creates a human user, optionally with a phone (and a code for it). Answers 201.
 #[utoipa::path(post, path = "/v2/users/human", tag = TAG, security(("bearer" = [])), request_body = AddHumanUserRequest,
-    responses((status = 200, body = AddHumanUserResponse), (status = "default", description = "Error", body = ErrorBody)))]
+    responses((status = 201, description = "Created", body = AddHumanUserResponse), (status = "default", description = "Error", body = ErrorBody)))]
 pub async fn add_human_user(
     State(s): State<AppState>,
     Auth(caller): Auth,
     org: OrgHeader,
     ApiJson(req): ApiJson<AddHumanUserRequest>,
-) -> Result<Json<AddHumanUserResponse>, ApiError> {
+) -> Result<(StatusCode, Json<AddHumanUserResponse>), ApiError> {
+    const MESSAGE: &str = "AddHumanUserRequest";
+    if let Some(field) = req.unsupported_field() {
+        return Err(ApiError::unsupported_field(&format!("{MESSAGE}.{field}")));
+    }
+    let profile = required(MESSAGE, "Profile", req.profile.as_ref())?;
+    let email = required(MESSAGE, "Email", req.email.as_ref())?;
+    check_len_between(MESSAGE, "Profile.GivenName", &profile.given_name, 1, 200)?;
+    check_len_between(MESSAGE, "Profile.FamilyName", &profile.family_name, 1, 200)?;
+    check_len_between(MESSAGE, "Email.Email", &email.email, 1, 200)?;
     for (field, value) in [
         ("Username", req.username.as_deref()),
-        ("Profile.GivenName", Some(req.profile.given_name.as_str())),
-        ("Profile.FamilyName", Some(req.profile.family_name.as_str())),
-        ("Email.Email", Some(req.email.email.as_str())),
         ("UserId", req.user_id.as_deref()),
-        ("Profile.DisplayName", req.profile.display_name.as_deref()),
-        ("Profile.NickName", req.profile.nick_name.as_deref()),
+        ("Profile.DisplayName", profile.display_name.as_deref()),
+        ("Profile.NickName", profile.nick_name.as_deref()),
         (
             "Profile.PreferredLanguage",
-            req.profile.preferred_language.as_deref(),
+            profile.preferred_language.as_deref(),
         ),
     ] {
-        check_len("AddHumanUserRequest", field, value.unwrap_or_default(), 200)?;
+        check_len(MESSAGE, field, value.unwrap_or_default(), 200)?;
     }
+    check_custom_user_id("AddHumanUserRequest", req.user_id.as_deref())?;
     let phone = match &req.phone {
         Some(p) => {
             check_len("AddHumanUserRequest", "Phone.Phone", &p.phone, 200)?;
@@ -158,18 +172,22 @@ pub async fn add_human_user(
         }
         None => None,
     };
+    let (profile, email) = (
+        req.profile.unwrap_or_default(),
+        req.email.unwrap_or_default(),
+    );
     let new = NewHuman {
         user_id: req.user_id,
         org_id: req.organization.and_then(|o| o.org_id),
         profile: HumanInput {
             username: req.username,
-            given_name: req.profile.given_name,
-            family_name: req.profile.family_name,
-            display_name: req.profile.display_name,
-            nick_name: req.profile.nick_name.unwrap_or_default(),
-            preferred_language: req.profile.preferred_language.unwrap_or_default(),
-            email: req.email.email,
-            email_verified: req.email.is_verified.unwrap_or(false),
+            given_name: profile.given_name,
+            family_name: profile.family_name,
+            display_name: profile.display_name,
+            nick_name: profile.nick_name.unwrap_or_default(),
+            preferred_language: profile.preferred_language.unwrap_or_default(),
+            email: email.email,
+            email_verified: email.is_verified.unwrap_or(false),
         },
         phone,
     };
@@ -177,13 +195,18 @@ pub async fn add_human_user(
         .add_human(&caller, org.as_deref(), new)
         .await
         .api(Op::V2AddHuman)?;
-    Ok(Json(AddHumanUserResponse {
-        user_id: written.user.id.to_string(),
-        details: Details::changed(&written),
-        phone_code: code.map(|c| c.expose().to_owned()),
-    }))
+    // 201, as ZITADEL's gateway answers this call.
+    Ok((
+        StatusCode::CREATED,
+        Json(AddHumanUserResponse {
+            user_id: written.user.id.to_string(),
+            details: Details::changed(&written),
+            phone_code: code.map(|c| c.expose().to_owned()),
+        }),
+    ))
 }
 
+/// A user by ID, with its phone and the delivery state of a pending code.
 #[utoipa::path(get, path = "/v2/users/{userId}", tag = TAG, security(("bearer" = [])),
     params(("userId" = String, Path)),
     responses((status = 200, body = GetUserResponse), (status = "default", description = "Error", body = ErrorBody)))]
@@ -203,6 +226,7 @@ pub async fn get_user_by_id(
     }))
 }
 
+/// Deletes a user. Needs user.delete.
 #[utoipa::path(delete, path = "/v2/users/{userId}", tag = TAG, security(("bearer" = [])),
     params(("userId" = String, Path)),
     responses((status = 200, body = DetailsResponse), (status = "default", description = "Error", body = ErrorBody)))]
@@ -223,6 +247,7 @@ pub async fn delete_user(
     .await
 }
 
+/// Deactivates a user: its tokens stop working until it is reactivated. Needs user.write.
 #[utoipa::path(post, path = "/v2/users/{userId}/deactivate", tag = TAG, security(("bearer" = [])),
     params(("userId" = String, Path)),
     responses((status = 200, body = DetailsResponse), (status = "default", description = "Error", body = ErrorBody)))]
@@ -243,6 +268,7 @@ pub async fn deactivate_user(
     .await
 }
 
+/// Reactivates a deactivated user. Needs user.write.
 #[utoipa::path(post, path = "/v2/users/{userId}/reactivate", tag = TAG, security(("bearer" = [])),
     params(("userId" = String, Path)),
     responses((status = 200, body = DetailsResponse), (status = "default", description = "Error", body = ErrorBody)))]

@@ -2,8 +2,10 @@
 //! read once, as `Duration`s, from the `*_secs` settings users write.
 
 mod database_url;
+mod limits;
 mod seconds;
 mod sms;
+mod strict;
 #[cfg(test)]
 mod tests;
 mod validate;
@@ -21,6 +23,7 @@ pub use crate::domain::code::Alphabet;
 pub use crate::notify::template::TemplateConfig;
 use database_url::DatabaseUrl;
 pub use database_url::redact_url;
+pub use limits::{LimitsConfig, TestNumberSetting};
 pub use sms::{MAX_SMS_TIMEOUT, SmsConfig, SmsProviderKind, TwilioConfig, WebhookConfig};
 pub use validate::{ConfigError, TEN_YEARS};
 
@@ -32,6 +35,7 @@ pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     database_url: DatabaseUrl,
+    pub log: LogConfig,
     pub database: DatabaseConfig,
     pub http: HttpConfig,
     pub auth: AuthConfig,
@@ -40,6 +44,18 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub sms: SmsConfig,
     pub roles: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogConfig {
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -54,6 +70,14 @@ pub struct HttpConfig {
     #[serde(rename = "request_timeout_secs", deserialize_with = "seconds::read")]
     pub request_timeout: Duration,
     pub max_body_bytes: usize,
+    #[serde(
+        rename = "header_read_timeout_secs",
+        deserialize_with = "seconds::read"
+    )]
+    pub header_read_timeout: Duration,
+    #[serde(rename = "body_read_timeout_secs", deserialize_with = "seconds::read")]
+    pub body_read_timeout: Duration,
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -84,16 +108,16 @@ pub struct CodeConfig {
     pub max_attempts: u32,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct LimitsConfig {
-    #[serde(rename = "resend_cooldown_secs", deserialize_with = "seconds::read")]
-    pub resend_cooldown: Duration,
-    pub max_sends_per_phone_per_day: u32,
-}
-
 impl Config {
     /// Defaults, then `file` if given, then `PHONEVERIFY_*` from the process environment.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        if let Some(path) = file {
+            // Named here: a missing file would otherwise surface as a bare "No such file or directory".
+            std::fs::File::open(path).map_err(|e| ConfigError::File {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            })?;
+        }
         Self::from_figment(Self::figment(file).merge(Self::env()))
     }
 
@@ -121,17 +145,18 @@ impl Config {
     }
 
     fn env() -> Env {
-        // PHONEVERIFY_CONFIG names the file; it is not a setting.
-        Env::prefixed("PHONEVERIFY_")
+        Env::prefixed(strict::ENV_PREFIX)
             .split("__")
-            .ignore(&["config"])
+            .ignore(&strict::NOT_SETTINGS)
     }
 
     fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
-        let config: Config = figment
+        strict::reject_unknown_keys(&figment)?;
+        let mut config: Config = figment
             .extract()
             .map_err(|e| ConfigError::Parse(Box::new(e)))?;
         config.validate()?;
+        config.limits.policy = config.limits.sms_policy()?;
         Ok(config)
     }
 

@@ -12,6 +12,11 @@ pub enum ConfigError {
     Parse(Box<figment::Error>),
     #[error("invalid configuration: `{key}`: {reason}")]
     Invalid { key: String, reason: String },
+    #[error("cannot read the configuration file {}: {reason}", .path.display())]
+    File {
+        path: std::path::PathBuf,
+        reason: String,
+    },
 }
 
 /// Each problem as `` `section.key`: what is wrong (where the value came from) ``, keys in the documented
@@ -27,19 +32,50 @@ fn describe(error: &figment::Error) -> String {
                 .map(|p| p.to_lowercase())
                 .collect::<Vec<_>>()
                 .join(".");
-            let source = e
-                .metadata
-                .as_ref()
-                .map(|m| format!(" (from {})", m.name))
-                .unwrap_or_default();
+            let source = match e.metadata.as_ref() {
+                // The variable itself, which is what the operator has to find and fix.
+                Some(m) if m.name.contains("environment") && !key.is_empty() => {
+                    format!(" (from {})", super::strict::variable(&key))
+                }
+                Some(m) => format!(" (from {})", m.name),
+                None => String::new(),
+            };
+            let kind = plain_kind(&e.kind);
             if key.is_empty() {
-                format!("{}{source}", e.kind)
+                format!("{kind}{source}")
             } else {
-                format!("`{key}`: {}{source}", e.kind)
+                format!("`{key}`: {kind}{source}")
             }
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// A type error as an operator reads it: "a whole number", not "usize".
+fn plain_kind(kind: &figment::error::Kind) -> String {
+    use figment::error::Kind;
+    match kind {
+        Kind::InvalidType(actual, expected) => {
+            format!("expected {}, found {actual}", plain_type(expected))
+        }
+        Kind::InvalidValue(actual, expected) => {
+            format!("expected {}, found {actual}", plain_type(expected))
+        }
+        other => other.to_string(),
+    }
+}
+
+fn plain_type(expected: &str) -> &str {
+    match expected {
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number (0 or more)",
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number",
+        "f32" | "f64" => "a number",
+        "a boolean" | "bool" => "true or false",
+        "a sequence" => "a list",
+        "a map" => "a table",
+        "socket address" => "an address such as 127.0.0.1:8080",
+        other => other,
+    }
 }
 
 pub(super) fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
@@ -52,7 +88,7 @@ pub(super) fn invalid(key: impl Into<String>, reason: impl Into<String>) -> Conf
 impl Config {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
         // Upper bounds keep every duration far from overflowing the time arithmetic.
-        let bounded: [(&'static str, u64, u64, u64); 9] = [
+        let bounded: [(&'static str, u64, u64, u64); 12] = [
             ("code.expiry_secs", self.code.expiry.as_secs(), 1, DAY),
             (
                 "limits.resend_cooldown_secs",
@@ -78,6 +114,24 @@ impl Config {
                 self.http.request_timeout.as_secs(),
                 1,
                 300,
+            ),
+            (
+                "http.header_read_timeout_secs",
+                self.http.header_read_timeout.as_secs(),
+                1,
+                300,
+            ),
+            (
+                "http.body_read_timeout_secs",
+                self.http.body_read_timeout.as_secs(),
+                1,
+                300,
+            ),
+            (
+                "http.max_connections",
+                u64::try_from(self.http.max_connections).unwrap_or(u64::MAX),
+                1,
+                1_000_000,
             ),
             (
                 "database.acquire_timeout_secs",

@@ -10,6 +10,10 @@ pub enum DomainError {
     PhoneEmpty,
     #[error("phone is invalid")]
     PhoneInvalid,
+    #[error("SMS to this number's country is not allowed")]
+    PhoneRegionNotAllowed,
+    #[error("SMS to this kind of number is not allowed")]
+    PhoneTypeNotAllowed,
     #[error("phone not changed")]
     PhoneNotChanged,
     #[error("phone not found")]
@@ -66,4 +70,6 @@ pub enum DomainError {
     PatNotFound,
     #[error("machine name missing")]
     MachineNameMissing,
+    #[error("the last active instance owner cannot be deactivated or deleted")]
+    LastInstanceOwner,
 }

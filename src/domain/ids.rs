@@ -16,10 +16,12 @@ macro_rules! identifier {
         pub struct $name(String);
 
         impl $name {
-            /// Caller input: surrounding whitespace is dropped; nothing left is no identifier at all.
+            /// Caller input: surrounding whitespace is dropped; nothing left, or a control character (which
+            /// no stored id holds and Postgres cannot even compare), is no identifier at all.
             pub fn parse(input: &str) -> Option<Self> {
                 let trimmed = input.trim();
-                (!trimmed.is_empty()).then(|| Self(trimmed.to_owned()))
+                (!trimmed.is_empty() && super::text::check_text(trimmed).is_ok())
+                    .then(|| Self(trimmed.to_owned()))
             }
 
         }
@@ -117,5 +119,7 @@ mod tests {
         assert_eq!(UserId::parse(" 42 ").unwrap().as_str(), "42");
         assert_eq!(UserId::parse("   "), None);
         assert_eq!(OrgId::parse(""), None);
+        assert_eq!(UserId::parse("4\u{0}2"), None);
+        assert_eq!(OrgId::parse("4\u{1B}2"), None);
     }
 }

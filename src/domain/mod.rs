@@ -34,6 +34,8 @@ pub mod org;
 pub mod permission;
 pub mod phone;
 pub mod projection;
+pub mod sms_policy;
+pub mod text;
 pub mod throttle;
 pub mod user;
 

@@ -1,9 +1,11 @@
 //! The names people type: usernames, email addresses and organization names, each checked once when it
-//! enters and carried typed from then on.
+//! enters and carried typed from then on. The API refuses control characters first, naming the field; the
+//! parsers refuse them again so that no other way in (the CLI, a future caller) can store one.
 
 use serde::{Deserialize, Serialize};
 
 use super::DomainError;
+use super::text::check_text;
 
 /// The longest username, email or organization name accepted (ZITADEL's limit for these fields).
 const MAX_NAME_CHARS: usize = 200;
@@ -16,7 +18,10 @@ pub struct Username(String);
 impl Username {
     pub fn parse(input: &str) -> Result<Self, DomainError> {
         let trimmed = input.trim();
-        if trimmed.is_empty() || trimmed.chars().count() > MAX_NAME_CHARS {
+        if trimmed.is_empty()
+            || trimmed.chars().count() > MAX_NAME_CHARS
+            || check_text(trimmed).is_err()
+        {
             return Err(DomainError::UsernameInvalid);
         }
         Ok(Self(trimmed.to_owned()))
@@ -41,6 +46,7 @@ impl Email {
                     && !domain.starts_with('.')
                     && !domain.ends_with('.')
                     && !email.chars().any(char::is_whitespace)
+                    && check_text(email).is_ok()
                     && email.len() <= MAX_NAME_CHARS
             }
             None => false,
@@ -61,7 +67,7 @@ pub struct OrgName(String);
 impl OrgName {
     pub fn parse(input: &str) -> Result<Self, DomainError> {
         let name = input.trim();
-        if name.is_empty() || name.len() > MAX_NAME_CHARS {
+        if name.is_empty() || name.len() > MAX_NAME_CHARS || check_text(name).is_err() {
             return Err(DomainError::OrgNameEmpty);
         }
         Ok(Self(name.to_owned()))
@@ -105,6 +111,22 @@ mod tests {
         assert_eq!(
             Username::parse(&"x".repeat(201)).unwrap_err(),
             DomainError::UsernameInvalid
+        );
+    }
+
+    #[test]
+    fn control_characters_are_refused_by_every_name() {
+        assert_eq!(
+            Username::parse("a\0b").unwrap_err(),
+            DomainError::UsernameInvalid
+        );
+        assert_eq!(
+            Email::parse("a\u{1}@b.ch").unwrap_err(),
+            DomainError::EmailInvalid
+        );
+        assert_eq!(
+            OrgName::parse("Acme\u{7F}").unwrap_err(),
+            DomainError::OrgNameEmpty
         );
     }
 

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::ids::OrgId;
+use super::ids::{OrgId, UserId};
 use super::org::{Membership, Scope};
 
 pub const USER_READ: &str = "user.read";
@@ -11,6 +11,19 @@ pub const USER_DELETE: &str = "user.delete";
 pub const ORG_CREATE: &str = "org.create";
 pub const ORG_MEMBER_WRITE: &str = "org.member.write";
 pub const IAM_MEMBER_WRITE: &str = "iam.member.write";
+
+/// The instance role that can do everything; an instance keeps at least one active user holding it.
+pub const INSTANCE_OWNER: &str = "IAM_OWNER";
+
+/// True when an active instance member other than `leaving` holds the owner role: `leaving` may then be
+/// deactivated or deleted without locking the instance out.
+pub fn another_owner_remains(active_instance_members: &[Membership], leaving: &UserId) -> bool {
+    active_instance_members.iter().any(|m| {
+        m.scope == Scope::Iam
+            && &m.user_id != leaving
+            && m.roles.iter().any(|r| r == INSTANCE_OWNER)
+    })
+}
 
 /// Role -> permissions, from configuration.
 #[derive(Debug, Clone, Default)]
@@ -47,6 +60,16 @@ impl RoleTable {
         target.iter().all(|m| match &m.scope {
             Scope::Iam => self.allows_instance_wide(caller, permission),
             Scope::Org(id) => self.allows(caller, permission, id),
+        })
+    }
+
+    /// True when the caller could grant every role the target holds (iam.member.write for instance roles,
+    /// org.member.write in the org for org roles): only then may it deactivate, delete or speak for the
+    /// target, so a user manager cannot remove the administrators above it.
+    pub fn could_grant(&self, caller: &[Membership], target: &[Membership]) -> bool {
+        target.iter().all(|m| match &m.scope {
+            Scope::Iam => self.allows_instance_wide(caller, IAM_MEMBER_WRITE),
+            Scope::Org(id) => self.allows(caller, ORG_MEMBER_WRITE, id),
         })
     }
 
@@ -147,5 +170,51 @@ mod tests {
         assert!(table().allows(&m, USER_READ, &org("a")));
         assert!(!table().allows(&m, USER_WRITE, &org("a")));
         assert!(!table().allows(&[], USER_READ, &org("a")));
+    }
+
+    #[test]
+    fn only_who_could_grant_the_roles_may_act_on_their_holder() {
+        let mut t = BTreeMap::new();
+        t.insert(
+            "IAM_OWNER".to_string(),
+            vec![USER_WRITE.to_string(), IAM_MEMBER_WRITE.to_string()],
+        );
+        t.insert("IAM_USER_MANAGER".to_string(), vec![USER_WRITE.to_string()]);
+        t.insert(
+            "ORG_OWNER".to_string(),
+            vec![USER_WRITE.to_string(), ORG_MEMBER_WRITE.to_string()],
+        );
+        let table = RoleTable::new(&t);
+        let owner = [member(Scope::Iam, "IAM_OWNER")];
+        let manager = [member(Scope::Iam, "IAM_USER_MANAGER")];
+        let org_owner = [member(Scope::Org(org("a")), "ORG_OWNER")];
+        assert!(
+            !table.could_grant(&manager, &owner),
+            "a user manager cannot remove the owner"
+        );
+        assert!(table.could_grant(&owner, &manager));
+        assert!(table.could_grant(&org_owner, &[member(Scope::Org(org("a")), "ORG_OWNER")]));
+        assert!(!table.could_grant(&org_owner, &[member(Scope::Org(org("b")), "ORG_OWNER")]));
+        assert!(
+            table.could_grant(&manager, &[]),
+            "users without roles need no granting power"
+        );
+    }
+
+    #[test]
+    fn an_owner_may_leave_only_while_another_active_owner_remains() {
+        let owner = |id: &str| Membership {
+            user_id: UserId::from_stored(id.into()),
+            scope: Scope::Iam,
+            roles: vec![INSTANCE_OWNER.into()],
+        };
+        let leaving = UserId::from_stored("a".into());
+        assert!(!another_owner_remains(&[owner("a")], &leaving));
+        assert!(another_owner_remains(&[owner("a"), owner("b")], &leaving));
+        let manager = Membership {
+            roles: vec!["IAM_USER_MANAGER".into()],
+            ..owner("c")
+        };
+        assert!(!another_owner_remains(&[owner("a"), manager], &leaving));
     }
 }

@@ -136,6 +136,7 @@ impl Worker {
                 None,
             )
             .await?;
+            s.metrics.sms_attempt(self.provider.name(), "dropped");
             return Ok(Outcome::Dropped);
         }
         let now = s.clock.now();
@@ -191,15 +192,23 @@ impl Worker {
                 };
                 self.settle(job, JobState::Sent, attempts, None, Some(event))
                     .await?;
+                s.metrics.sms_attempt(self.provider.name(), "sent");
+                s.metrics.sms_delivered_after(
+                    (s.clock.now() - job.created_at)
+                        .to_std()
+                        .unwrap_or_default(),
+                );
                 Ok(Outcome::Sent)
             }
             Err(e) if attempts >= i64::from(s.config.sms.max_attempts) => {
+                s.metrics.sms_attempt(self.provider.name(), "failed");
                 tracing::warn!(job = %job.id, user = %job.user_id, error = %e, attempts, "SMS given up after its last attempt");
                 self.give_up(job, attempts, "provider failed", e.to_string())
                     .await
             }
             Err(e) => {
                 // Not past the code's expiry: a code that dies while waiting is given up when it dies.
+                s.metrics.sms_attempt(self.provider.name(), "failed");
                 let next = (now + backoff(attempts)).min(job.expires_at + Duration::seconds(1));
                 tracing::info!(job = %job.id, error = %e, attempts, next = %next, "SMS send failed; will retry");
                 self.record(self.job_update(
@@ -280,6 +289,7 @@ impl Worker {
         };
         let user_id = &UserId::from_stored(job.user_id.clone());
         let (error, event) = (&error, &event);
+        let _turn = s.user_gate.turn(user_id).await;
         let result = s
             .execute_with_retries(SENT_EVENT_RETRIES, SYSTEM_CREATOR, move || async move {
                 let update = self.job_update(job, state, attempts, error.clone(), s.clock.now());

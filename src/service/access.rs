@@ -2,9 +2,9 @@
 //! permission checks every command runs before it decides.
 
 use super::{AuthFailure, Caller, Result, ServiceError, Services};
-use crate::domain::DomainError;
 use crate::domain::ids::{OrgId, UserId};
 use crate::domain::user::User;
+use crate::domain::{DomainError, permission};
 
 impl Services {
     /// Resolves a bearer token to its user, who must exist and be active.
@@ -78,7 +78,8 @@ impl Services {
     }
 
     /// Acting on a user that holds roles (deleting it, minting its tokens) needs `permission` in each scope it
-    /// holds them in, so that an org's user manager cannot take over or lock out an instance administrator.
+    /// holds them in, and the power to grant those roles, so that a user manager cannot take over or lock out
+    /// an administrator above it.
     pub(crate) async fn require_covering(
         &self,
         caller: &Caller,
@@ -89,7 +90,23 @@ impl Services {
         if target.is_empty() {
             return Ok(());
         }
-        granted(self.roles.covers(&caller.memberships, &target, permission))
+        granted(
+            self.roles.covers(&caller.memberships, &target, permission)
+                && self.roles.could_grant(&caller.memberships, &target),
+        )
+    }
+
+    /// Deactivating or deleting `leaving` must leave an active instance owner, or no one could administer
+    /// the instance any more.
+    pub(crate) async fn keep_an_instance_owner(&self, leaving: &UserId) -> Result<()> {
+        let members = self.store.active_instance_members().await?;
+        let is_owner = members.iter().any(|m| {
+            &m.user_id == leaving && m.roles.iter().any(|r| r == permission::INSTANCE_OWNER)
+        });
+        if is_owner && !permission::another_owner_remains(&members, leaving) {
+            return Err(DomainError::LastInstanceOwner.into());
+        }
+        Ok(())
     }
 
     /// Self-service needs no permission; acting on someone else needs `permission` in their org.

@@ -21,6 +21,9 @@ pub enum ServiceError {
     /// The number got `limits.max_sends_per_phone_per_day` SMS today.
     #[error("daily SMS cap for the number reached")]
     DailyCapReached { retry_after_secs: u64 },
+    /// The user's organization sent `limits.max_sms_per_org_per_day` SMS today.
+    #[error("daily SMS budget of the organization spent")]
+    OrgBudgetSpent { retry_after_secs: u64 },
     #[error("gave up after repeated concurrent modifications")]
     Aborted,
     #[error("database unavailable")]

@@ -4,9 +4,14 @@
 
 mod access;
 mod bootstrap;
+mod changes;
 mod error;
+mod gate;
+mod observe;
 mod orgs;
+mod outbox;
 mod phone;
+mod recovery;
 mod status;
 mod users;
 mod write;
@@ -25,13 +30,17 @@ use crate::domain::code::{CodeGenerator, CodeHasher, PlainCode};
 use crate::domain::ids::{IdGenerator, OrgId, UserId};
 use crate::domain::org::Membership;
 use crate::domain::permission::RoleTable;
+use crate::domain::phone::PhoneNumber;
 use crate::domain::user::{Cooldown, IssuedCode, User};
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 pub use bootstrap::BootstrapOutcome;
+pub use changes::{Editor, UserChange};
 pub use error::{AuthFailure, ServiceError};
 pub use orgs::NewOrgAdmin;
 pub use phone::{SetPhoneV2, Target};
+pub use recovery::OwnerReset;
 pub use users::{NewHuman, NewHumanPhone, NewMachine, StateChange};
 pub(crate) use write::Decision;
 
@@ -76,6 +85,9 @@ pub struct Services {
     pub(crate) codes: CodeGenerator,
     /// Woken after a commit that queued an SMS, so the worker does not have to poll for new jobs.
     pub outbox: Notify,
+    /// Commands on one user take turns within this process.
+    pub(crate) user_gate: gate::UserGate,
+    pub metrics: Arc<Metrics>,
 }
 
 impl Services {
@@ -87,7 +99,9 @@ impl Services {
         hasher: CodeHasher,
         cipher: JobCipher,
     ) -> Self {
+        let metrics = Arc::new(Metrics::new(store.commit_batch_sizes()));
         Self {
+            metrics,
             ids: IdGenerator::random_node(),
             roles: RoleTable::new(&config.roles),
             codes: CodeGenerator::new(config.code.length, config.code.alphabet),
@@ -98,6 +112,7 @@ impl Services {
             hasher,
             cipher,
             outbox: Notify::new(),
+            user_gate: gate::UserGate::new(),
         }
     }
 
@@ -127,8 +142,12 @@ impl Services {
     }
 
     /// A fresh code: the plaintext (to send or return) and what the domain stores (hash and lifetime).
-    fn issue_code(&self, returned: bool) -> (PlainCode, IssuedCode) {
-        let plain = self.codes.generate(&mut rand::rng());
+    /// For an active test number, the code is its configured one.
+    fn issue_code(&self, number: Option<&PhoneNumber>, returned: bool) -> (PlainCode, IssuedCode) {
+        let test_code = number
+            .and_then(|n| self.config.limits.policy.test_number(n, self.clock.now()))
+            .map(|t| t.code.clone());
+        let plain = test_code.unwrap_or_else(|| self.codes.generate(&mut rand::rng()));
         let issued = IssuedCode {
             hash: self.hasher.hash(&plain),
             expiry: Duration::from_std(self.config.code.expiry).unwrap_or(Duration::MAX),
@@ -143,6 +162,13 @@ impl Services {
             now: self.clock.now(),
             wait: Duration::from_std(self.config.limits.resend_cooldown).unwrap_or(Duration::MAX),
         }
+    }
+
+    /// A number the SMS rules let be set (and later sent a code).
+    pub(crate) fn sms_number(&self, phone: &str) -> Result<PhoneNumber> {
+        let number = PhoneNumber::parse(phone)?;
+        self.config.limits.policy.check(&number, self.clock.now())?;
+        Ok(number)
     }
 
     pub(crate) fn sms_available(&self) -> Result<()> {

@@ -66,11 +66,15 @@ pub(crate) struct CodeDelivery {
 
 impl Services {
     /// The proof a v2 mode asks for, with the code it makes and where that goes.
-    pub(crate) fn phone_proof(&self, mode: SetPhoneV2) -> (PhoneProof, CodeDelivery) {
+    pub(crate) fn phone_proof(
+        &self,
+        mode: SetPhoneV2,
+        number: Option<&PhoneNumber>,
+    ) -> (PhoneProof, CodeDelivery) {
         match mode {
             SetPhoneV2::Verified => (PhoneProof::Verified, CodeDelivery::default()),
             SetPhoneV2::SendCode => {
-                let (plain, issued) = self.issue_code(false);
+                let (plain, issued) = self.issue_code(number, false);
                 let delivery = CodeDelivery {
                     sms: Some(plain),
                     returned: None,
@@ -78,7 +82,7 @@ impl Services {
                 (PhoneProof::Code(issued), delivery)
             }
             SetPhoneV2::ReturnCode => {
-                let (plain, issued) = self.issue_code(true);
+                let (plain, issued) = self.issue_code(number, true);
                 let delivery = CodeDelivery {
                     sms: None,
                     returned: Some(plain),
@@ -149,13 +153,13 @@ impl Services {
         phone: &str,
         verified: bool,
     ) -> Result<Written> {
-        let number = PhoneNumber::parse(phone)?;
+        let number = self.sms_number(phone)?;
         let mode = if verified {
             SetPhoneV2::Verified
         } else {
             SetPhoneV2::SendCode
         };
-        let (proof, delivery) = self.phone_proof(mode);
+        let (proof, delivery) = self.phone_proof(mode, Some(&number));
         let (user, ()) = self
             .on_target(caller, target, |user| {
                 let events = user.set_or_confirm_phone(&number, proof.clone(), self.cooldown())?;
@@ -179,15 +183,15 @@ impl Services {
     }
 
     pub async fn resend_v1(&self, caller: &Caller, target: &Target) -> Result<Written> {
-        let (plain, issued) = self.issue_code(false);
         let (user, ()) = self
             .on_target(caller, target, |user| {
+                let (plain, issued) = self.issue_code(user.phone().map(|p| &p.number), false);
                 let events = user.resend_code(
                     ResendPrecondition::UnverifiedPhone,
                     &issued,
                     self.cooldown(),
                 )?;
-                Ok(Decision::on_user(user, events, ()).send_sms(&user.id, plain.clone()))
+                Ok(Decision::on_user(user, events, ()).send_sms(&user.id, plain))
             })
             .await?;
         Ok(Written::changed(user))
@@ -257,8 +261,8 @@ impl Services {
         // Marking a number verified without a code is an administrator's act, even on oneself.
         let access = Access::for_delivery(mode == SetPhoneV2::SendCode);
         let user = self.v2_target(caller, org_header, user_id, access).await?;
-        let number = PhoneNumber::parse(phone)?;
-        let (proof, delivery) = self.phone_proof(mode);
+        let number = self.sms_number(phone)?;
+        let (proof, delivery) = self.phone_proof(mode, Some(&number));
         self.deliver_code(caller, user, delivery, |user| {
             user.set_phone(&number, proof.clone(), self.cooldown())
         })
@@ -300,7 +304,7 @@ impl Services {
         } else {
             SetPhoneV2::SendCode
         };
-        let (proof, delivery) = self.phone_proof(mode);
+        let (proof, delivery) = self.phone_proof(mode, user.phone().map(|p| &p.number));
         let PhoneProof::Code(issued) = proof else {
             return Err(super::ServiceError::internal("a resend without a code"));
         };

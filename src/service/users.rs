@@ -8,7 +8,6 @@ use crate::domain::code::PlainCode;
 use crate::domain::ids::{OrgId, UserId};
 use crate::domain::names::Username;
 use crate::domain::permission::{USER_DELETE, USER_READ, USER_WRITE};
-use crate::domain::phone::PhoneNumber;
 use crate::domain::user::{
     HumanInput, MachineInput, User, UserEvent, UserState, pat_default_expiration,
 };
@@ -65,13 +64,13 @@ impl Services {
         };
         let added = new.profile.validate()?;
         let phone = match &new.phone {
-            Some(p) => Some((PhoneNumber::parse(&p.phone)?, p.mode)),
+            Some(p) => Some((self.sms_number(&p.phone)?, p.mode)),
             None => None,
         };
         self.require(caller, USER_WRITE, &org_id).await?;
         let (phone, delivery) = match phone {
             Some((number, mode)) => {
-                let (proof, delivery) = self.phone_proof(mode);
+                let (proof, delivery) = self.phone_proof(mode, Some(&number));
                 (Some((number, proof)), delivery)
             }
             None => (None, CodeDelivery::default()),
@@ -273,6 +272,7 @@ impl Services {
         org_header: Option<&str>,
         user_id: &str,
         permission: &str,
+        removes_access: bool,
         decide: impl Fn(&User) -> std::result::Result<Vec<UserEvent>, DomainError>,
     ) -> Result<Written> {
         self.context_org(caller, org_header).await?;
@@ -282,6 +282,9 @@ impl Services {
         if caller.user_id != checked.id {
             self.require_covering(caller, &checked.id, permission)
                 .await?;
+        }
+        if removes_access {
+            self.keep_an_instance_owner(&checked.id).await?;
         }
         let id = checked.id.clone();
         let (user, ()) = self
@@ -308,7 +311,15 @@ impl Services {
             StateChange::Reactivate => (USER_WRITE, User::reactivate),
             StateChange::Delete => (USER_DELETE, User::remove),
         };
-        self.user_lifecycle(caller, org_header, user_id, permission, decide)
-            .await
+        let removes_access = !matches!(change, StateChange::Reactivate);
+        self.user_lifecycle(
+            caller,
+            org_header,
+            user_id,
+            permission,
+            removes_access,
+            decide,
+        )
+        .await
     }
 }

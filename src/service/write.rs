@@ -16,7 +16,7 @@ use crate::domain::org::Org;
 use crate::domain::projection::Rows;
 use crate::domain::throttle::SmsDay;
 use crate::domain::user::{User, UserEvent};
-use crate::store::{Commit, JobUpdate, NewSmsJob, SmsQuota, StoreError};
+use crate::store::{Commit, JobUpdate, StoreError};
 
 /// How often a command is decided again after another writer got to the same aggregate first.
 pub(crate) const CONFLICT_RETRIES: usize = 12;
@@ -118,6 +118,16 @@ impl<T> Decision<T> {
         self
     }
 
+    /// The events decided, by aggregate.
+    pub(super) fn changes(&self) -> &[Change] {
+        &self.changes
+    }
+
+    /// The rows the events were decided on.
+    pub(super) fn seed(&self) -> &Rows {
+        &self.seed
+    }
+
     fn writes_nothing(&self) -> bool {
         self.job_updates.is_empty() && self.changes.iter().all(|c| c.events.is_empty())
     }
@@ -173,7 +183,13 @@ impl Services {
         Fut: Future<Output = Result<Decision<T>>>,
     {
         for attempt in 0..retries {
-            let decision = decide().await?;
+            let decision = match decide().await {
+                Ok(decision) => decision,
+                Err(e) => {
+                    self.count_refusal(&e);
+                    return Err(e);
+                }
+            };
             let now = self.clock.now();
             if decision.writes_nothing() {
                 return Ok(Committed {
@@ -185,12 +201,19 @@ impl Services {
             if decision.sms.is_some() {
                 self.sms_available()?;
             }
-            let (commit, rows) = self.prepare(&decision, creator, now)?;
+            let (commit, rows) = match self.prepare(&decision, creator, now) {
+                Ok(prepared) => prepared,
+                Err(e) => {
+                    self.count_refusal(&e);
+                    return Err(e);
+                }
+            };
             match self.store.commit(commit).await {
                 Ok(()) => {
                     if decision.sms.is_some() {
                         self.outbox.notify_one();
                     }
+                    self.count_codes(&decision, &rows, now);
                     return Ok(Committed {
                         rows,
                         at: now,
@@ -199,9 +222,18 @@ impl Services {
                 }
                 Err(StoreError::Conflict) => pause_after_conflict(attempt).await,
                 Err(StoreError::QuotaExceeded) => {
-                    return Err(ServiceError::DailyCapReached {
+                    let e = ServiceError::DailyCapReached {
                         retry_after_secs: SmsDay::of(now).seconds_left(now),
-                    });
+                    };
+                    self.count_refusal(&e);
+                    return Err(e);
+                }
+                Err(StoreError::OrgQuotaExceeded) => {
+                    let e = ServiceError::OrgBudgetSpent {
+                        retry_after_secs: SmsDay::of(now).seconds_left(now),
+                    };
+                    self.count_refusal(&e);
+                    return Err(e);
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -219,7 +251,9 @@ impl Services {
         loaded: Option<User>,
         decide: impl Fn(&User) -> Result<Decision<T>>,
     ) -> Result<(User, T)> {
-        let mut loaded = loaded;
+        let turn = self.user_gate.turn(user_id).await;
+        // After a wait the caller's state is likely stale: deciding on it would only lose the commit.
+        let mut loaded = if turn.waited { None } else { loaded };
         let decide = &decide;
         let committed = self
             .execute(caller, move || {
@@ -276,41 +310,9 @@ impl Services {
                 .users
                 .get(user_id)
                 .ok_or_else(|| ServiceError::internal("an SMS for a user the commit lacks"))?;
-            let job = self.sms_job(user, code, now)?;
-            let cap = self.config.limits.max_sends_per_phone_per_day;
-            if cap > 0 {
-                commit.sms_quota = Some(SmsQuota {
-                    phone: job.phone.clone(),
-                    day: SmsDay::of(now).key(),
-                    limit: i64::from(cap),
-                });
-            }
-            commit.jobs.push(job);
+            self.queue_sms(&mut commit, user, code, now)?;
         }
         Ok((commit, rows))
-    }
-
-    fn sms_job(&self, user: &User, code: &PlainCode, now: DateTime<Utc>) -> Result<NewSmsJob> {
-        let phone = user
-            .phone()
-            .ok_or_else(|| ServiceError::internal("SMS without phone"))?;
-        let pending = phone
-            .code
-            .as_ref()
-            .ok_or_else(|| ServiceError::internal("SMS without code"))?;
-        Ok(NewSmsJob {
-            id: self.ids.next(now),
-            user_id: user.id.as_str().to_owned(),
-            code_sequence: pending.sequence,
-            phone: phone.number.as_str().to_owned(),
-            encrypted_code: self.cipher.seal(code)?,
-            language: user
-                .human()
-                .map(|h| h.preferred_language.clone())
-                .unwrap_or_default(),
-            expires_at: pending.expires_at,
-            created_at: now,
-        })
     }
 }
 

@@ -21,6 +21,9 @@ pub enum StoreError {
     /// The commit's `sms_quota` is used up; nothing was written.
     #[error("daily SMS cap reached")]
     QuotaExceeded,
+    /// The commit's `org_sms_quota` is spent; nothing was written.
+    #[error("organization's daily SMS budget spent")]
+    OrgQuotaExceeded,
 }
 
 impl StoreError {

@@ -21,9 +21,18 @@ pub use crate::domain::projection::{InstanceInfo, PatRecord, Projections};
 use crate::domain::user::User;
 
 pub use error::{BoxError, CorruptRow, StoreError};
+
+/// A window on one aggregate's history: the events after `from` oldest first, or (newest first) the events
+/// before `from`, where a `from` of 0 means "from the newest".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventPage {
+    pub from: i64,
+    pub limit: i64,
+    pub oldest_first: bool,
+}
 pub use postgres::PgStore;
 pub use sql_store::{Backend, SqlStore};
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, database_file as sqlite_database_file};
 
 /// A delivery job to write with the event that announces its code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +121,17 @@ pub struct Commit {
     pub pats_removed: Vec<String>,
     /// Counts one SMS against a number's daily cap; the whole commit fails with `QuotaExceeded` at the cap.
     pub sms_quota: Option<SmsQuota>,
+    /// Counts one SMS against an organization's daily budget; the whole commit fails with
+    /// `OrgQuotaExceeded` when it is spent.
+    pub org_sms_quota: Option<OrgSmsQuota>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OrgSmsQuota {
+    pub org_id: String,
+    /// The UTC day, `YYYY-MM-DD`.
+    pub day: String,
+    pub limit: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -138,6 +158,8 @@ pub trait Store: Send + Sync + 'static {
     async fn org(&self, id: &OrgId) -> Result<Option<Org>, StoreError>;
     async fn org_name_taken(&self, name: &str) -> Result<bool, StoreError>;
     async fn memberships(&self, user_id: &UserId) -> Result<Vec<Membership>, StoreError>;
+    /// The instance-wide (IAM) memberships of users that are active: who can still administer the instance.
+    async fn active_instance_members(&self) -> Result<Vec<Membership>, StoreError>;
     /// A personal access token that was added and not removed.
     async fn pat(&self, token_id: &str) -> Result<Option<PatRecord>, StoreError>;
     /// Appends the events and updates projections and outbox in one transaction.
@@ -151,6 +173,16 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<String, StoreError>;
     async fn events(&self, aggregate_id: &str) -> Result<Vec<StoredEvent>, StoreError>;
+    /// Connections of the pool now, and how many of them are idle.
+    fn pool_state(&self) -> crate::metrics::PoolState;
+    /// The sizes of the batches the group-commit writer wrote, for the metrics.
+    fn commit_batch_sizes(&self) -> Option<prometheus_client::metrics::histogram::Histogram>;
+    /// At most `page.limit` of the aggregate's events beyond `page.from` (exclusive) in `page`'s direction.
+    async fn events_page(
+        &self,
+        aggregate_id: &str,
+        page: EventPage,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
     /// The sequence of the aggregate's last event (0 when it has none).
     async fn last_sequence(&self, aggregate_id: &str) -> Result<i64, StoreError>;
     /// Leases up to `limit` due pending jobs until `lease_until`; a job leased by one worker is invisible to

@@ -84,6 +84,9 @@ pub(crate) const SELECT_MEMBERSHIPS_OF_USER: &str =
 
 pub(crate) const SELECT_MEMBERSHIPS: &str = "SELECT user_id, scope, roles FROM memberships";
 
+pub(crate) const SELECT_ACTIVE_MEMBERSHIPS_IN_SCOPE: &str = "SELECT memberships.user_id, scope, roles \
+     FROM memberships JOIN users ON users.id = memberships.user_id WHERE scope = $1 AND users.state = $2";
+
 pub(crate) const UPSERT_MEMBERSHIP: &str = "INSERT INTO memberships (user_id, scope, roles) \
      VALUES ($1, $2, $3) ON CONFLICT (user_id, scope) DO UPDATE SET roles = excluded.roles";
 
@@ -106,6 +109,20 @@ pub(crate) const SELECT_EVENTS_OF_AGGREGATE: &str = concat!(
     "SELECT ",
     event_columns!(),
     " FROM events WHERE aggregate_id = $1 ORDER BY sequence"
+);
+
+/// A page of an aggregate's history after the sequence `$2`, oldest first.
+pub(crate) const SELECT_EVENTS_AFTER: &str = concat!(
+    "SELECT ",
+    event_columns!(),
+    " FROM events WHERE aggregate_id = $1 AND sequence > $2 ORDER BY sequence LIMIT $3"
+);
+
+/// A page of an aggregate's history before the sequence `$2`, newest first.
+pub(crate) const SELECT_EVENTS_BEFORE: &str = concat!(
+    "SELECT ",
+    event_columns!(),
+    " FROM events WHERE aggregate_id = $1 AND sequence < $2 ORDER BY sequence DESC LIMIT $3"
 );
 
 pub(crate) const SELECT_ALL_EVENTS: &str = concat!(
@@ -137,6 +154,11 @@ pub(crate) const UPDATE_JOB: &str = "UPDATE sms_jobs SET state = $2, attempts = 
 /// Counts the send only while the number is under its cap (`$3`); no row back means the cap is reached.
 pub(crate) const COUNT_SMS: &str = "INSERT INTO sms_daily (phone, day, count) VALUES ($1, $2, 1) \
      ON CONFLICT (phone, day) DO UPDATE SET count = sms_daily.count + 1 WHERE sms_daily.count < $3 \
+     RETURNING count";
+
+/// Counts the send only while the organization is under its budget (`$3`); no row back means it is spent.
+pub(crate) const COUNT_ORG_SMS: &str = "INSERT INTO sms_org_daily (org_id, day, count) VALUES ($1, $2, 1) \
+     ON CONFLICT (org_id, day) DO UPDATE SET count = sms_org_daily.count + 1 WHERE sms_org_daily.count < $3 \
      RETURNING count";
 
 /// Leases (`$1`) up to `$3` pending jobs due at `$2` whose lease has run out.

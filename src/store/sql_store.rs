@@ -11,13 +11,13 @@ use super::rows::{
 };
 use super::writer::Writer;
 use super::{
-    Commit, InstanceInfo, JobCounts, PatRecord, Projections, RebuildFold, SmsJob, Store,
+    Commit, EventPage, InstanceInfo, JobCounts, PatRecord, Projections, RebuildFold, SmsJob, Store,
     StoreError, queries,
 };
 use crate::domain::events::{INSTANCE_ID, StoredEvent};
 use crate::domain::ids::{OrgId, UserId};
-use crate::domain::org::{Membership, Org};
-use crate::domain::user::User;
+use crate::domain::org::{Membership, Org, Scope};
+use crate::domain::user::{User, UserState};
 
 /// What differs between the databases the store runs on.
 pub trait Backend: sqlx::Database {
@@ -144,6 +144,18 @@ where
             .collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn active_instance_members(&self) -> Result<Vec<Membership>, StoreError> {
+        let rows: Vec<MembershipRow> = sqlx::query_as(queries::SELECT_ACTIVE_MEMBERSHIPS_IN_SCOPE)
+            .bind(Scope::Iam.key())
+            .bind(UserState::Active.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(MembershipRow::into_membership)
+            .collect()
+    }
+
     // The token id is left out of the span, as everything about a credential is.
     #[tracing::instrument(level = "debug", skip_all)]
     async fn pat(&self, token_id: &str) -> Result<Option<PatRecord>, StoreError> {
@@ -193,6 +205,37 @@ where
         rows.into_iter().map(EventRow::into_event).collect()
     }
 
+    fn pool_state(&self) -> crate::metrics::PoolState {
+        crate::metrics::PoolState {
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+        }
+    }
+
+    fn commit_batch_sizes(&self) -> Option<prometheus_client::metrics::histogram::Histogram> {
+        Some(self.writer.batch_sizes.clone())
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(aggregate_id = aggregate_id))]
+    async fn events_page(
+        &self,
+        aggregate_id: &str,
+        page: EventPage,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let (query, from) = match (page.oldest_first, page.from) {
+            (true, from) => (queries::SELECT_EVENTS_AFTER, from),
+            (false, 0) => (queries::SELECT_EVENTS_BEFORE, i64::MAX),
+            (false, from) => (queries::SELECT_EVENTS_BEFORE, from),
+        };
+        let rows: Vec<EventRow> = sqlx::query_as(query)
+            .bind(aggregate_id)
+            .bind(from)
+            .bind(page.limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(EventRow::into_event).collect()
+    }
+
     #[tracing::instrument(level = "debug", skip_all, fields(aggregate_id = aggregate_id))]
     async fn last_sequence(&self, aggregate_id: &str) -> Result<i64, StoreError> {
         let (last,): (Option<i64>,) = sqlx::query_as(queries::LAST_SEQUENCE)
@@ -209,11 +252,14 @@ where
         lease_until: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<SmsJob>, StoreError> {
+        // A claim writes (it takes a lease), so it queues for the writer's own connection. On SQLite a claim
+        // from the readers' pool would wait for the write lock in busy-timeout sleeps and lose it, again and
+        // again, to the group-commit writer, which takes it back at once: under write load no SMS went out.
         let rows: Vec<JobRow> = sqlx::query_as(DB::CLAIM_JOBS)
             .bind(micros(lease_until))
             .bind(micros(now))
             .bind(limit)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.write_pool)
             .await?;
         rows.into_iter().map(JobRow::into_job).collect()
     }

@@ -46,6 +46,19 @@ impl SqliteStore {
             .busy_timeout(BUSY_TIMEOUT);
         // Processes sharing one file take turns on a file lock while they open it (the switch to WAL needs the
         // file to themselves) and migrate it (sqlx locks migrations only on Postgres).
+        // Created private before SQLite opens it: its -wal and -shm files take the database file's mode.
+        if let Some(path) = options_path(url) {
+            // Only a directory created here: an existing one (usually data_dir) was checked by its creator.
+            if let Some(parent) = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty() && !p.exists())
+            {
+                crate::private_files::create_private_dir(parent)
+                    .map_err(|e| StoreError::failed("cannot create the database directory", e))?;
+            }
+            crate::private_files::create_private_file(&path)
+                .map_err(|e| StoreError::failed("cannot create the database file", e))?;
+        }
         let lock = migration_lock(options_path(url).as_deref())?;
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
@@ -75,10 +88,20 @@ impl SqliteStore {
 }
 
 /// The database file of a `sqlite:` URL, if it names one (not `:memory:`).
+/// The file a `sqlite:` URL names (None for an in-memory database or a URL that is not SQLite's).
+pub fn database_file(url: &str) -> Option<std::path::PathBuf> {
+    // SQLx's SQLite options take any string as a file name, a Postgres URL included.
+    url.starts_with("sqlite:")
+        .then(|| options_path(url))
+        .flatten()
+}
+
 fn options_path(url: &str) -> Option<std::path::PathBuf> {
     let options = SqliteConnectOptions::from_str(url).ok()?;
     let path = options.get_filename();
-    (!path.as_os_str().is_empty() && path.as_os_str() != ":memory:").then(|| path.to_path_buf())
+    let in_memory =
+        path.as_os_str() == ":memory:" || path.to_string_lossy().starts_with("file:sqlx-in-memory");
+    (!path.as_os_str().is_empty() && !in_memory).then(|| path.to_path_buf())
 }
 
 /// An exclusive lock on `<db>.migrate.lock`, held while the file is opened and migrated; released when dropped.
@@ -95,4 +118,22 @@ fn migration_lock(db: Option<&std::path::Path>) -> Result<Option<std::fs::File>,
     file.lock()
         .map_err(|e| StoreError::failed("cannot take migration lock", e))?;
     Ok(Some(file))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::database_file;
+
+    #[test]
+    fn only_a_sqlite_url_names_a_file() {
+        assert_eq!(
+            database_file("sqlite://data/phoneverify.db"),
+            Some(std::path::PathBuf::from("data/phoneverify.db"))
+        );
+        assert_eq!(
+            database_file("postgres://postgres@127.0.0.1:5432/test"),
+            None
+        );
+        assert_eq!(database_file("sqlite::memory:"), None);
+    }
 }

@@ -3,6 +3,7 @@
 //! lease) is undone alone and never fails its neighbours. Each caller is answered after the transaction
 //! holding its commit is durable. Under load a batch grows by itself: commits queue while one is written.
 
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -32,6 +33,13 @@ pub(crate) struct Writer {
     /// One queue per writer task.
     queues: Vec<mpsc::Sender<Pending>>,
     partition: RandomState,
+    /// How many commits each written batch held: what group commit achieves under the load at hand.
+    pub batch_sizes: Histogram,
+}
+
+/// Batches of 1 to `MAX_BATCH` commits.
+fn batch_size_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(1.0, 2.0, 9))
 }
 
 impl Writer {
@@ -41,16 +49,18 @@ impl Writer {
     /// cannot deadlock on another's uncommitted keys.
     pub fn start(write: WriteBatch, writers: usize) -> Self {
         let write = Arc::new(write);
+        let batch_sizes = batch_size_histogram();
         let queues = (0..writers.max(1))
             .map(|_| {
                 let (queue, pending) = mpsc::channel(QUEUE);
-                tokio::spawn(run(pending, write.clone()));
+                tokio::spawn(run(pending, write.clone(), batch_sizes.clone()));
                 queue
             })
             .collect();
         Self {
             queues,
             partition: RandomState::new(),
+            batch_sizes,
         }
     }
 
@@ -75,11 +85,12 @@ fn stopped() -> StoreError {
     StoreError::Unavailable("the commit writer has stopped".into())
 }
 
-async fn run(mut pending: mpsc::Receiver<Pending>, write: Arc<WriteBatch>) {
+async fn run(mut pending: mpsc::Receiver<Pending>, write: Arc<WriteBatch>, sizes: Histogram) {
     while let Some(batch) = next_batch(&mut pending).await {
         let (commits, replies): (Vec<_>, Vec<_>) =
             batch.into_iter().map(|p| (p.commit, p.reply)).unzip();
         let size = commits.len();
+        sizes.observe(size as f64);
         tracing::trace!(size, "writing a batch of commits");
         match write(commits).await {
             Ok(outcomes) => {
@@ -117,6 +128,7 @@ impl StoreError {
         match self {
             StoreError::Conflict => StoreError::Conflict,
             StoreError::QuotaExceeded => StoreError::QuotaExceeded,
+            StoreError::OrgQuotaExceeded => StoreError::OrgQuotaExceeded,
             StoreError::LeaseLost => StoreError::LeaseLost,
             StoreError::Unavailable(e) => StoreError::Unavailable(e.to_string().into()),
             StoreError::Internal(e) => StoreError::Internal(e.to_string().into()),

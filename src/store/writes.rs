@@ -7,7 +7,9 @@ use super::queries;
 use super::rows::{UserRow, micros, roles_json};
 use super::sql_store::{Backend, SqlStore};
 use super::writer::{BatchOutcome, WriteBatch};
-use super::{Commit, InstanceInfo, JobUpdate, NewSmsJob, PatRecord, SmsQuota, StoreError};
+use super::{
+    Commit, InstanceInfo, JobUpdate, NewSmsJob, OrgSmsQuota, PatRecord, SmsQuota, StoreError,
+};
 use crate::domain::events::{INSTANCE_ID, NewEvent};
 use crate::domain::org::{Membership, Org};
 use crate::domain::user::User;
@@ -173,6 +175,20 @@ where
         counted.map(|_| ()).ok_or(StoreError::QuotaExceeded)
     }
 
+    /// Counts one SMS against the organization's daily budget; `OrgQuotaExceeded` when it is spent.
+    pub(super) async fn count_org_sms(
+        conn: &mut DB::Connection,
+        q: &OrgSmsQuota,
+    ) -> Result<(), StoreError> {
+        let counted: Option<(i64,)> = sqlx::query_as(queries::COUNT_ORG_SMS)
+            .bind(q.org_id.as_str())
+            .bind(q.day.as_str())
+            .bind(q.limit)
+            .fetch_optional(conn)
+            .await?;
+        counted.map(|_| ()).ok_or(StoreError::OrgQuotaExceeded)
+    }
+
     /// `LeaseLost` when the job is no longer leased under `j.lease_until`.
     pub(super) async fn update_job(
         conn: &mut DB::Connection,
@@ -259,6 +275,9 @@ where
         }
         if let Some(q) = &commit.sms_quota {
             Self::count_sms(conn, q).await?;
+        }
+        if let Some(q) = &commit.org_sms_quota {
+            Self::count_org_sms(conn, q).await?;
         }
         for j in &commit.job_updates {
             Self::update_job(conn, j).await?;

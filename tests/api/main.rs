@@ -9,14 +9,18 @@ mod server;
 mod signature;
 
 mod auth;
+mod changes;
 mod delivery;
 mod group_commit;
+mod input_policy;
 mod lifecycle;
 mod limits;
+mod metrics;
 mod multiprocess;
 mod phone_v1;
 mod phone_v2;
 mod providers;
+mod rpc;
 mod store_contract;
 mod users;
 mod wire;
@@ -53,6 +57,10 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
     tests.extend(multiprocess::tests());
     tests.extend(store_contract::tests());
     tests.extend(group_commit::tests());
+    tests.extend(rpc::tests());
+    tests.extend(input_policy::tests());
+    tests.extend(changes::tests());
+    tests.extend(metrics::tests());
     tests
 }
 

@@ -56,7 +56,7 @@ async fn two_processes_hammering_resend_stay_consistent(b: Backend) -> Result<()
             "username": format!("u{i}"), "profile": {"givenName": "G", "familyName": "F"},
             "email": {"email": format!("u{i}@x.ch")}, "phone": {"phone": format!("+4179123450{i}"), "returnCode": {}}
         })));
-        check_eq!(status, 200);
+        check_eq!(status, 201);
         users.push(body["userId"].as_str().context("userId")?.to_owned());
     }
 
@@ -183,7 +183,7 @@ async fn the_daily_cap_holds_across_processes(b: Backend) -> Result<()> {
             "email": {"email": "capped@x.ch"}, "phone": {"phone": "+41791234599", "returnCode": {}}
         })),
     );
-    check_eq!(status, 200);
+    check_eq!(status, 201);
     let user = body["userId"].as_str().context("userId")?.to_owned();
     let servers = Arc::new([p1, p2]);
     let handles: Vec<_> = (0..4)

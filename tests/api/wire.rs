@@ -9,7 +9,8 @@ use crate::helpers::{Backend, PHONE_A, TestApp};
 crate::suite!(wire;
     unknown_path_and_wrong_method, malformed_json_and_wrong_types_name_the_field,
     unknown_fields_are_ignored_and_snake_case_is_accepted, oversized_body_is_rejected,
-    openapi_document_is_checked_in_and_complete,
+    openapi_document_is_checked_in_and_complete, json_is_read_as_strictly_as_protojson_reads_it,
+    every_error_has_code_message_and_details,
 );
 
 async fn unknown_path_and_wrong_method(b: Backend) -> Result<()> {
@@ -18,6 +19,70 @@ async fn unknown_path_and_wrong_method(b: Backend) -> Result<()> {
     check_eq!((r.status, r.body["code"].clone()), (404, json!(5)));
     let r = app.put("/v2/users/1/phone/resend").send().await;
     check_eq!((r.status, r.body["code"].clone()), (405, json!(12)));
+    Ok(())
+}
+
+/// Trailing data after the value, and an array or scalar where an (empty) message belongs, are refused;
+/// nothing is written.
+async fn json_is_read_as_strictly_as_protojson_reads_it(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    let (id, _) = app.with_pending_code("ada", PHONE_A).await?;
+    let before = app.event_types(&id).await?.len();
+    app.post(&format!("/v2/users/{id}/phone"))
+        .raw(&format!(r#"{{"phone":"{PHONE_A}"}}garbage"#))
+        .send()
+        .await
+        .invalid("trailing characters")?;
+    for body in [
+        json!({"returnCode": []}),
+        json!({"returnCode": true}),
+        json!({"sendCode": "yes"}),
+    ] {
+        app.post(&format!("/v2/users/{id}/phone/resend"))
+            .json(body.clone())
+            .send()
+            .await
+            .invalid("invalid request body")
+            .map_err(|e| anyhow::anyhow!("{body}: {e}"))?;
+    }
+    check_eq!(app.event_types(&id).await?.len(), before);
+    // An object with unknown fields is still a sendCode, as protojson's unknown-field tolerance in grpc-gateway.
+    app.post(&format!("/v2/users/{id}/phone/resend"))
+        .json(json!({"returnCode": {"x": 1}}))
+        .send()
+        .await
+        .verification_code()?;
+    Ok(())
+}
+
+/// The error body is always `{code, message, details}`, `details` possibly empty, whoever produced it.
+async fn every_error_has_code_message_and_details(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    let long_id = "9".repeat(201);
+    let answers = [
+        app.get("/v2/nothing/here").send().await,
+        app.put("/v2/users/1/phone/resend").send().await,
+        app.post("/v2/users/1/phone").raw("{").send().await,
+        app.post("/v2/users/1/phone")
+            .raw(&"x".repeat(70_000))
+            .send()
+            .await,
+        app.post(&format!("/v2/users/{long_id}/phone/resend"))
+            .send()
+            .await,
+        app.get("/v2/users/4711").anonymous().send().await,
+    ];
+    for r in answers {
+        anyhow::ensure!(r.status >= 400, "{}", r.text);
+        anyhow::ensure!(
+            r.body["code"].is_i64()
+                && r.body["message"].is_string()
+                && r.body["details"].is_array(),
+            "{}: {}",
+            r.status,
+            r.text
+        );
+    }
     Ok(())
 }
 

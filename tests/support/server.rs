@@ -13,7 +13,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 
 pub fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_phoneverify"));
+    // `bench/soak` points this at the release build; tests use the binary cargo built for them.
+    let exe = std::env::var_os("PHONEVERIFY_TEST_BINARY")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_phoneverify").into());
+    let mut c = Command::new(exe);
     // Start from a clean slate: nothing from the developer's shell leaks into the settings.
     for (k, _) in std::env::vars() {
         if k.starts_with("PHONEVERIFY_") {
@@ -40,10 +43,33 @@ pub struct Server {
 }
 
 impl Server {
+    /// Starts the binary on a free port. A port found free can be taken before the server binds it (by
+    /// another test's server, or as the local end of a client connection), so a bind failure is retried
+    /// on another port.
     pub fn start(dir: &Path, env: &[(&str, &str)]) -> Server {
-        let port = free_port();
-        let log = dir.join(format!("server-{port}.log"));
         std::fs::create_dir_all(dir).unwrap();
+        for _ in 0..5 {
+            let mut server = Self::spawn_on(free_port(), dir, env);
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if let Ok((200, _)) = server.try_http("GET", "/healthz", None, None) {
+                    return server;
+                }
+                if let Ok(Some(_)) = server.child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let log = server.log_text();
+            if !log.contains("Address already in use") {
+                panic!("server did not come up: {log}");
+            }
+        }
+        panic!("server did not come up: every port tried was taken");
+    }
+
+    fn spawn_on(port: u16, dir: &Path, env: &[(&str, &str)]) -> Server {
+        let log = dir.join(format!("server-{port}.log"));
         let mut cmd = bin();
         cmd.current_dir(dir)
             .env("PHONEVERIFY_LISTEN", format!("127.0.0.1:{port}"))
@@ -53,21 +79,13 @@ impl Server {
             cmd.env(k, v);
         }
         let child = cmd.spawn().unwrap();
-        let server = Server {
+        Server {
             child,
             port,
             client: Client { port },
             dir: dir.to_owned(),
             log,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok((200, _)) = server.try_http("GET", "/healthz", None, None) {
-                return server;
-            }
-            std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("server did not come up: {}", server.log_text());
     }
 
     /// A client for this server's port, for threads that do not own the process.

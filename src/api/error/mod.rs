@@ -44,7 +44,7 @@ pub struct ErrorBody {
     pub code: i32,
     /// Human text followed by the error ID in parentheses.
     pub message: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// Always present, possibly empty, as grpc-gateway writes it.
     pub details: Vec<ErrorDetail>,
 }
 
@@ -82,6 +82,16 @@ impl ApiError {
         }
     }
 
+    /// A request field ZITADEL defines that this service does not implement: refused by name (code 12,
+    /// HTTP 501) rather than dropped, so a request never succeeds having done less than it asked.
+    pub fn unsupported_field(path: &str) -> Self {
+        Self::new(
+            Code::Unimplemented,
+            "API-N0tIm",
+            format!("{path} is not supported by this service"),
+        )
+    }
+
     pub fn not_found_route() -> Self {
         Self {
             code: Code::NotFound,
@@ -114,6 +124,18 @@ impl ApiError {
 
     pub fn timeout() -> Self {
         Self::new(Code::DeadlineExceeded, "API-Tm0ut", "Request took too long")
+    }
+
+    /// The request body did not arrive in time: 408, code 4.
+    pub fn body_timeout() -> Self {
+        Self {
+            status_override: Some(StatusCode::REQUEST_TIMEOUT),
+            ..Self::new(
+                Code::DeadlineExceeded,
+                "API-B0dyT",
+                "Request body took too long to arrive",
+            )
+        }
     }
 
     pub fn internal() -> Self {
@@ -195,7 +217,7 @@ mod tests {
         let plain = serde_json::to_value(ApiError::invalid("invalid field").body()).unwrap();
         assert_eq!(
             plain,
-            serde_json::json!({"code": 3, "message": "invalid field"})
+            serde_json::json!({"code": 3, "message": "invalid field", "details": []})
         );
     }
 

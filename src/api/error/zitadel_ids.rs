@@ -72,6 +72,12 @@ impl ApiError {
                 "Too many codes were sent to this number today",
                 retry_after_secs,
             ),
+            // Our own ID: ZITADEL has no per-organization budget.
+            ServiceError::OrgBudgetSpent { retry_after_secs } => Self::rate_limited(
+                "PHONE-0rgBd",
+                "The organization's SMS budget for today is spent",
+                retry_after_secs,
+            ),
             ServiceError::NoSmsProvider => Self::new(
                 Code::FailedPrecondition,
                 "SMS-n0Pr0v",
@@ -153,6 +159,17 @@ impl ApiError {
             ),
             D::PhoneEmpty => (InvalidArgument, "PHONE-Zt0NV", "Phone is empty"),
             D::PhoneInvalid => (InvalidArgument, "PHONE-so0wa", "Phone is invalid"),
+            // Our own IDs: ZITADEL sends to any number.
+            D::PhoneRegionNotAllowed => (
+                InvalidArgument,
+                "PHONE-r3g1n",
+                "Codes are not sent to numbers of this country",
+            ),
+            D::PhoneTypeNotAllowed => (
+                InvalidArgument,
+                "PHONE-tyP3s",
+                "Codes are not sent to this kind of number (premium-rate, shared-cost, toll-free, landline, ...)",
+            ),
             D::PhoneNotChanged if v1 => (FailedPrecondition, "COMMAND-wF94r", "Phone not changed"),
             D::PhoneNotChanged => (FailedPrecondition, "COMMAND-Uch5e", "Phone not changed"),
             D::PhoneNotFound => match op {
@@ -216,6 +233,12 @@ impl ApiError {
                 AlreadyExists,
                 "V3-DKcYh",
                 "Organisation's name or id already taken",
+            ),
+            // Our own ID: ZITADEL lets an instance lock itself out here.
+            D::LastInstanceOwner => (
+                FailedPrecondition,
+                "USER-L4st0",
+                "The last active instance owner cannot be deactivated or deleted",
             ),
             D::UserAlreadyInactive => (
                 FailedPrecondition,

@@ -3,10 +3,12 @@
 //! names, as protojson does.
 
 mod details;
+mod unsupported;
 mod v1;
 mod v2;
 
 pub use details::*;
+pub use unsupported::{Unsupported, first_set};
 pub use v1::*;
 pub use v2::*;
 

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Details, is_false, state_name};
+use super::{Details, Unsupported, is_false, state_name};
 use crate::domain::user::{Machine, User, UserKind};
 
 #[derive(Debug, Default, Serialize, ToSchema)]
@@ -38,14 +38,28 @@ pub struct GetPhoneV1Response {
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct SetMyPhoneRequest {
-    #[schema(example = "+41791234567")]
+    /// In international form, starting with `+`; stored in E.164.
+    #[schema(
+        required = true,
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^\+",
+        example = "+41791234567"
+    )]
     pub phone: String,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct UpdateHumanPhoneRequest {
-    #[schema(example = "+41791234567")]
+    /// In international form, starting with `+`; stored in E.164.
+    #[schema(
+        required = true,
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^\+",
+        example = "+41791234567"
+    )]
     pub phone: String,
     #[serde(alias = "is_phone_verified")]
     pub is_phone_verified: bool,
@@ -54,6 +68,7 @@ pub struct UpdateHumanPhoneRequest {
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct VerifyMyPhoneRequest {
+    #[schema(required = true, min_length = 1, max_length = 200, example = "123456")]
     pub code: String,
 }
 
@@ -160,11 +175,24 @@ pub struct GetMyUserResponse {
 #[serde(default, rename_all = "camelCase")]
 pub struct AddMachineUserRequest {
     #[serde(alias = "user_name")]
+    #[schema(required = true, min_length = 1, max_length = 200, example = "ci-bot")]
     pub user_name: String,
+    #[schema(required = true, min_length = 1, max_length = 200, example = "CI bot")]
     pub name: String,
+    #[schema(max_length = 500)]
     pub description: String,
+    /// A custom ID; generated when left out.
     #[serde(alias = "user_id")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[A-Za-z0-9][A-Za-z0-9._~-]*$"
+    )]
     pub user_id: Option<String>,
+    /// Only bearer tokens are made; `ACCESS_TOKEN_TYPE_JWT` is refused.
+    #[serde(alias = "access_token_type")]
+    #[schema(ignore)]
+    pub access_token_type: Unsupported,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -178,6 +206,7 @@ pub struct AddUserResponse {
 #[serde(default, rename_all = "camelCase")]
 pub struct AddMemberRequest {
     #[serde(alias = "user_id")]
+    #[schema(required = true, min_length = 1, max_length = 200)]
     pub user_id: String,
     pub roles: Vec<String>,
 }

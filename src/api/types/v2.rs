@@ -3,23 +3,47 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Details, MachineInfo, is_false, state_name};
+use super::{Details, MachineInfo, Unsupported, is_false, state_name};
 use crate::domain::code::PlainCode;
 use crate::domain::user::{Delivery, User, UserKind};
 use crate::service::Written;
 
 /// `sendCode`: the code goes out by SMS. ZITADEL's message is empty; any object is accepted.
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Default, Serialize, ToSchema)]
 pub struct SendCode {}
 
 /// `returnCode`: the code comes back in the response and no SMS is sent.
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Default, Serialize, ToSchema)]
 pub struct ReturnCode {}
+
+/// Reads an empty message as protojson does: an object (its fields ignored), never an array or a scalar,
+/// which serde's derive would accept for a field-less struct.
+fn empty_message<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<(), D::Error> {
+    serde_json::Map::<String, serde_json::Value>::deserialize(deserializer).map(|_| ())
+}
+
+impl<'de> Deserialize<'de> for SendCode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        empty_message(deserializer).map(|()| SendCode {})
+    }
+}
+
+impl<'de> Deserialize<'de> for ReturnCode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        empty_message(deserializer).map(|()| ReturnCode {})
+    }
+}
 
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct SetPhoneRequest {
-    #[schema(example = "+41791234567")]
+    /// Any common notation; stored in E.164.
+    #[schema(
+        required = true,
+        min_length = 1,
+        max_length = 200,
+        example = "+41791234567"
+    )]
     pub phone: String,
     #[serde(alias = "send_code")]
     pub send_code: Option<SendCode>,
@@ -43,6 +67,7 @@ pub struct ResendPhoneCodeRequest {
 #[serde(default, rename_all = "camelCase")]
 pub struct VerifyPhoneRequest {
     #[serde(alias = "verification_code")]
+    #[schema(required = true, min_length = 1, max_length = 20, example = "123456")]
     pub verification_code: String,
 }
 
@@ -70,41 +95,115 @@ impl PhoneCodeResponse {
 pub struct Organization {
     #[serde(alias = "org_id")]
     pub org_id: Option<String>,
+    #[serde(alias = "org_domain")]
+    #[schema(ignore)]
+    pub org_domain: Unsupported,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ProfileV2In {
     #[serde(alias = "given_name")]
+    #[schema(required = true, min_length = 1, max_length = 200, example = "Ada")]
     pub given_name: String,
     #[serde(alias = "family_name")]
+    #[schema(
+        required = true,
+        min_length = 1,
+        max_length = 200,
+        example = "Lovelace"
+    )]
     pub family_name: String,
     #[serde(alias = "nick_name")]
+    #[schema(max_length = 200)]
     pub nick_name: Option<String>,
+    /// Defaults to "given family".
     #[serde(alias = "display_name")]
+    #[schema(max_length = 200)]
     pub display_name: Option<String>,
     #[serde(alias = "preferred_language")]
+    #[schema(max_length = 200, example = "en")]
     pub preferred_language: Option<String>,
+    #[schema(ignore)]
+    pub gender: Unsupported,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct EmailV2In {
+    #[schema(
+        required = true,
+        min_length = 1,
+        max_length = 200,
+        example = "ada@example.com"
+    )]
     pub email: String,
     #[serde(alias = "is_verified")]
     pub is_verified: Option<bool>,
+    #[serde(alias = "send_code")]
+    #[schema(ignore)]
+    pub send_code: Unsupported,
+    #[serde(alias = "return_code")]
+    #[schema(ignore)]
+    pub return_code: Unsupported,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct AddHumanUserRequest {
+    /// A custom ID; generated when left out.
     #[serde(alias = "user_id")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[A-Za-z0-9][A-Za-z0-9._~-]*$"
+    )]
     pub user_id: Option<String>,
+    /// Defaults to the email address.
+    #[schema(max_length = 200, example = "ada")]
     pub username: Option<String>,
     pub organization: Option<Organization>,
-    pub profile: ProfileV2In,
-    pub email: EmailV2In,
+    #[schema(required = true)]
+    pub profile: Option<ProfileV2In>,
+    #[schema(required = true)]
+    pub email: Option<EmailV2In>,
     pub phone: Option<SetPhoneRequest>,
+    #[schema(ignore)]
+    pub metadata: Unsupported,
+    #[schema(ignore)]
+    pub password: Unsupported,
+    #[serde(alias = "hashed_password")]
+    #[schema(ignore)]
+    pub hashed_password: Unsupported,
+    #[serde(alias = "idp_links")]
+    #[schema(ignore)]
+    pub idp_links: Unsupported,
+    #[serde(alias = "totp_secret")]
+    #[schema(ignore)]
+    pub totp_secret: Unsupported,
+}
+
+impl AddHumanUserRequest {
+    /// The first field set that this service does not implement, named as its error says it.
+    pub fn unsupported_field(&self) -> Option<&'static str> {
+        let (org_domain, email, profile) = (
+            self.organization.as_ref().map(|o| &o.org_domain),
+            self.email.as_ref(),
+            self.profile.as_ref(),
+        );
+        let unset = Unsupported::default();
+        super::first_set(&[
+            ("Metadata", &self.metadata),
+            ("Password", &self.password),
+            ("HashedPassword", &self.hashed_password),
+            ("IdpLinks", &self.idp_links),
+            ("TotpSecret", &self.totp_secret),
+            ("Organization.OrgDomain", org_domain.unwrap_or(&unset)),
+            ("Email.SendCode", email.map_or(&unset, |e| &e.send_code)),
+            ("Email.ReturnCode", email.map_or(&unset, |e| &e.return_code)),
+            ("Profile.Gender", profile.map_or(&unset, |p| &p.gender)),
+        ])
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -251,15 +350,38 @@ pub struct GetUserResponse {
 #[serde(default, rename_all = "camelCase")]
 pub struct OrgAdmin {
     #[serde(alias = "user_id")]
+    #[schema(required = true, min_length = 1, max_length = 200)]
     pub user_id: String,
     pub roles: Vec<String>,
+    #[schema(ignore)]
+    pub human: Unsupported,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct AddOrganizationRequest {
+    #[schema(required = true, min_length = 1, max_length = 200, example = "ACME")]
     pub name: String,
     pub admins: Vec<OrgAdmin>,
+    #[serde(alias = "org_id", rename = "orgId")]
+    #[schema(ignore)]
+    pub org_id: Unsupported,
+    #[serde(alias = "organization_id", rename = "organizationId")]
+    #[schema(ignore)]
+    pub organization_id: Unsupported,
+}
+
+impl AddOrganizationRequest {
+    /// The first field set that this service does not implement, named as its error says it.
+    pub fn unsupported_field(&self) -> Option<&'static str> {
+        let unset = Unsupported::default();
+        let human = self.admins.iter().map(|a| &a.human).find(|h| h.is_set());
+        super::first_set(&[
+            ("OrganizationId", &self.organization_id),
+            ("OrgId", &self.org_id),
+            ("Admins.Human", human.unwrap_or(&unset)),
+        ])
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

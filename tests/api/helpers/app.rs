@@ -16,6 +16,7 @@ use phoneverify::store::JobCounts;
 
 use super::backend::Backend;
 use super::request::Req;
+use super::rpc::{Protocol, Rpc};
 
 const NO_SEND_LIMITS: &str =
     "[limits]\nresend_cooldown_secs = 0\nmax_sends_per_phone_per_day = 0\n";
@@ -110,6 +111,11 @@ impl TestApp {
     }
     pub fn delete(&self, path: &str) -> Req<'_> {
         self.request(Method::DELETE, path)
+    }
+
+    /// An RPC client as the admin, speaking `protocol`.
+    pub fn rpc(&self, protocol: Protocol) -> Rpc<'_> {
+        Rpc::new(&self.router, protocol, &self.admin_token)
     }
 
     fn request(&self, method: Method, path: &str) -> Req<'_> {

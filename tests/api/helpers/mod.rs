@@ -6,11 +6,13 @@ mod app;
 mod backend;
 mod phone;
 mod request;
+mod rpc;
 mod users;
 
 pub use app::{TestApp, deliver_all};
 pub use backend::Backend;
-pub use request::Resp;
+pub use request::{Req, Resp};
+pub use rpc::{PROTOCOLS, Protocol, Rpc, RpcError};
 
 pub const PHONE_A: &str = "+41791234567";
 pub const PHONE_B: &str = "+41781112233";

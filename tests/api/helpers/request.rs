@@ -107,10 +107,11 @@ pub struct Resp {
 }
 
 impl Resp {
-    /// The body of a 200, or an error that shows what came instead.
+    /// The body of a success (200, or 201 for the two creations that answer it), or an error that shows
+    /// what came instead. Tests of the status itself compare `status`.
     pub fn ok(&self) -> Result<&Value> {
-        if self.status != 200 {
-            bail!("expected 200, got {}: {}", self.status, self.text);
+        if self.status != 200 && self.status != 201 {
+            bail!("expected 200/201, got {}: {}", self.status, self.text);
         }
         Ok(&self.body)
     }

@@ -63,13 +63,21 @@ async fn my_phone_set_errors(b: Backend) -> Result<()> {
     let id = app.human("ada").await?;
     let token = app.token_for(&id);
     let me = app.v1_me(&token);
-    me.set_phone("").send().await.err(400, 3, "PHONE-Zt0NV")?;
+    // Request validation first, as ZITADEL's: 1-50 characters starting with `+`, no error ID.
+    me.set_phone("")
+        .send()
+        .await
+        .invalid("SetMyPhoneRequest.Phone: value length must be between 1 and 50 runes")?;
     app.put("/auth/v1/users/me/phone")
         .by(&token)
         .json(json!({}))
         .send()
         .await
-        .err(400, 3, "PHONE-Zt0NV")?;
+        .invalid("SetMyPhoneRequest.Phone: value length must be between 1 and 50 runes")?;
+    me.set_phone("0791234567")
+        .send()
+        .await
+        .invalid(r#"SetMyPhoneRequest.Phone: value does not have prefix "+""#)?;
     me.set_phone("+41 12")
         .send()
         .await
@@ -79,7 +87,7 @@ async fn my_phone_set_errors(b: Backend) -> Result<()> {
         .await
         .invalid("Phone")?;
     me.set_phone(PHONE_A).send().await.ok()?;
-    me.set_phone("0791234567")
+    me.set_phone("+41 79 123 45 67")
         .send()
         .await
         .err(400, 9, "COMMAND-wF94r")?;
@@ -92,7 +100,10 @@ async fn my_verify_errors(b: Backend) -> Result<()> {
     let id = app.human("ada").await?;
     let token = app.token_for(&id);
     let me = app.v1_me(&token);
-    me.verify("").send().await.err(400, 3, "COMMAND-wMe9f")?;
+    me.verify("")
+        .send()
+        .await
+        .invalid("VerifyMyPhoneRequest.Code: value length must be between 1 and 200 runes")?;
     // No code at all.
     me.verify("123456")
         .send()

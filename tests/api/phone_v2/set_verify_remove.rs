@@ -35,7 +35,7 @@ async fn set_phone_modes_and_errors(b: Backend) -> Result<()> {
     app.set_phone(&id, "")
         .send()
         .await
-        .err(400, 3, "PHONE-Zt0NV")?;
+        .invalid("SetPhoneRequest.Phone: value length must be between 1 and 200 runes")?;
     app.set_phone(&id, "not a number")
         .send()
         .await
@@ -112,10 +112,9 @@ async fn set_phone_same_number_is_not_changed(b: Backend) -> Result<()> {
 async fn verify_right_wrong_expired_and_empty(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
     let (id, code) = app.with_pending_code("ada", PHONE_A).await?;
-    app.verify(&id, "")
-        .send()
-        .await
-        .err(400, 3, "COMMAND-Fia4a")?;
+    app.verify(&id, "").send().await.invalid(
+        "VerifyPhoneRequest.VerificationCode: value length must be between 1 and 20 runes",
+    )?;
     let wrong = if code == "000000" { "111111" } else { "000000" };
     app.verify(&id, wrong)
         .send()

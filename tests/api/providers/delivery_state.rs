@@ -65,7 +65,10 @@ async fn metrics_count_jobs_by_state(b: Backend) -> Result<()> {
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
-        ensure!(content_type.starts_with("text/plain"), "{content_type}");
+        ensure!(
+            content_type.starts_with("application/openmetrics-text"),
+            "{content_type}"
+        );
         ensure!(
             r.text.contains("# TYPE phoneverify_sms_jobs gauge"),
             "{}",

@@ -18,6 +18,7 @@ async fn organizations_and_members(b: Backend) -> Result<()> {
         .json(json!({"name": "Acme"}))
         .send()
         .await;
+    check_eq!(r.status, 201);
     let acme = r.field("organizationId")?;
     check_eq!(r.body["details"]["resourceOwner"], json!(acme));
     app.post("/v2/organizations")
@@ -30,6 +31,11 @@ async fn organizations_and_members(b: Backend) -> Result<()> {
         .send()
         .await
         .err(400, 3, "ORG-mruNY")?;
+    app.post("/v2/organizations")
+        .json(json!({"name": ""}))
+        .send()
+        .await
+        .invalid("AddOrganizationRequest.Name: value length must be between 1 and 200 runes")?;
     // An org admin gets ORG_OWNER and can manage users there, but cannot create orgs.
     let boss = app.human("boss").await?;
     app.post("/v2/organizations")

@@ -64,6 +64,7 @@ async fn add_human_with_phone_modes(b: Backend) -> Result<()> {
     // A caller-chosen id.
     let r = app.post("/v2/users/human").json(json!({"userId": "custom-1", "profile": {"givenName": "C", "familyName": "D"}, "email": {"email": "c@d.ch"}})).send().await;
     check_eq!(r.ok()?["userId"], json!("custom-1"));
+    check_eq!(r.status, 201);
     // Username defaults to the email.
     let u = app.get("/v2/users/custom-1").send().await;
     check_eq!(u.ok()?["user"]["username"], json!("c@d.ch"));
@@ -74,10 +75,19 @@ async fn add_human_errors(b: Backend) -> Result<()> {
     let app = TestApp::spawn(&b).await?;
     app.human("taken").await?;
     let add = |v: serde_json::Value| app.post("/v2/users/human").json(v);
+    // Request validation, as ZITADEL's: required messages and 1-200 character names and email.
     add(json!({"profile": {"givenName": "A", "familyName": "B"}, "email": {"email": ""}}))
         .send()
         .await
-        .err(400, 3, "EMAIL-spblu")?;
+        .invalid("AddHumanUserRequest.Email.Email: value length must be between 1 and 200 runes")?;
+    add(json!({"email": {"email": "a@b.ch"}}))
+        .send()
+        .await
+        .invalid("AddHumanUserRequest.Profile: value is required")?;
+    add(json!({"profile": {"givenName": "A", "familyName": "B"}}))
+        .send()
+        .await
+        .invalid("AddHumanUserRequest.Email: value is required")?;
     add(json!({"profile": {"givenName": "A", "familyName": "B"}, "email": {"email": "nope"}}))
         .send()
         .await
@@ -85,7 +95,9 @@ async fn add_human_errors(b: Backend) -> Result<()> {
     add(json!({"profile": {"givenName": "", "familyName": "B"}, "email": {"email": "a@b.ch"}}))
         .send()
         .await
-        .err(400, 3, "USER-UCej2")?;
+        .invalid(
+            "AddHumanUserRequest.Profile.GivenName: value length must be between 1 and 200 runes",
+        )?;
     add(json!({"profile": {"givenName": "A", "familyName": " "}, "email": {"email": "a@b.ch"}}))
         .send()
         .await
