@@ -1,16 +1,16 @@
 //! The real binary with the webhook provider: a process killed with SIGKILL after it committed a code but
 //! before the SMS got through loses nothing. The next start delivers it, once, with the code that verifies.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+#[path = "support/gateway.rs"]
+mod gateway;
 #[path = "support/server.rs"]
 mod server;
 #[path = "support/signature.rs"]
 mod signature;
+use gateway::Gateway;
 use serde_json::{Value, json};
 use server::Server;
 use signature::check_signature;
@@ -18,102 +18,6 @@ use signature::check_signature;
 const SIGNING_KEY: &str = "whsec-restart-test-key";
 const PHONE: &str = "+41791234567";
 
-/// A stand-in SMS gateway on a loopback port: records each request and answers with the current status.
-#[derive(Clone)]
-struct Gateway {
-    port: u16,
-    state: Arc<Mutex<GatewayState>>,
-}
-
-struct GatewayState {
-    status: u16,
-    /// (signature header, body, status answered)
-    received: Vec<(Option<String>, String, u16)>,
-}
-
-impl Gateway {
-    fn start(status: u16) -> Gateway {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let state = Arc::new(Mutex::new(GatewayState {
-            status,
-            received: Vec::new(),
-        }));
-        let shared = state.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let _ = serve(stream, &shared);
-            }
-        });
-        Gateway { port, state }
-    }
-
-    fn set_status(&self, status: u16) {
-        self.state.lock().unwrap().status = status;
-    }
-
-    fn received(&self) -> Vec<(Option<String>, String, u16)> {
-        self.state.lock().unwrap().received.clone()
-    }
-
-    fn accepted(&self) -> Vec<(Option<String>, String)> {
-        self.received()
-            .into_iter()
-            .filter(|r| r.2 == 200)
-            .map(|r| (r.0, r.1))
-            .collect()
-    }
-
-    fn wait_until(&self, what: &str, done: impl Fn(&Gateway) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(40);
-        while !done(self) {
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-fn serve(stream: TcpStream, state: &Mutex<GatewayState>) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut length = 0;
-    let mut signature = None;
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line)?;
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            match name.trim().to_ascii_lowercase().as_str() {
-                "content-length" => length = value.trim().parse().unwrap_or(0),
-                "zitadel-signature" => signature = Some(value.trim().to_owned()),
-                _ => {}
-            }
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body)?;
-    let status = {
-        let mut s = state.lock().unwrap();
-        let status = s.status;
-        s.received.push((
-            signature,
-            String::from_utf8_lossy(&body).into_owned(),
-            status,
-        ));
-        status
-    };
-    let mut stream = stream;
-    write!(
-        stream,
-        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
-    )?;
-    stream.flush()
-}
-
-/// One `phoneverify serve` process; killed (SIGKILL) when dropped.
 /// The binary with the webhook provider pointed at `gateway`, signing with SIGNING_KEY.
 fn start_server(dir: &Path, gateway: &Gateway) -> Server {
     let url = format!("http://127.0.0.1:{}/sms", gateway.port);

@@ -1,6 +1,7 @@
 //! HTTP only: routing, extractors, JSON shapes and error mapping. No SQL and no business rules.
 
 pub mod admin;
+pub mod code_times;
 pub mod error;
 pub mod extract;
 pub mod health;

@@ -16,6 +16,20 @@ const V2BETA_PATHS: [&str; 3] = [
     "/v2/users/{userId}/phone/verify",
 ];
 
+/// The operations that send a code, by path and method: their success answers carry the code's times.
+const CODE_SENDING_OPERATIONS: [(&str, &str); 7] = [
+    ("/auth/v1/users/me/phone", "put"),
+    ("/auth/v1/users/me/phone/_resend_verification", "post"),
+    ("/management/v1/users/{userId}/phone", "put"),
+    (
+        "/management/v1/users/{userId}/phone/_resend_verification",
+        "post",
+    ),
+    ("/v2/users/{userId}/phone", "post"),
+    ("/v2/users/{userId}/phone/resend", "post"),
+    ("/v2/users/human", "post"),
+];
+
 pub(super) struct BearerScheme;
 
 impl Modify for BearerScheme {
@@ -40,6 +54,7 @@ pub fn finish(doc: OpenApi) -> OpenApi {
         return doc;
     };
     plain_optional_fields(&mut value);
+    add_code_time_headers(&mut value);
     add_v2beta_paths(&mut value);
     if let Some(root) = value.as_object_mut() {
         // Relative: the document works behind a path prefix or another host name.
@@ -105,6 +120,42 @@ fn simplify_property(p: &mut Map<String, Value>) {
     }
 }
 
+/// Documents the headers of `code_times` on the success answers of the operations that send a code.
+fn add_code_time_headers(doc: &mut Value) {
+    use super::code_times::{CODE_EXPIRES_AT, NEXT_SEND_AT, NEXT_SEND_IN};
+    let when = "Present when a code is pending after the call (not after `isVerified`).";
+    let headers = json!({
+        CODE_EXPIRES_AT: {
+            "description": format!("When the pending code stops working (RFC 3339). {when}"),
+            "schema": {"type": "string", "format": "date-time"}
+        },
+        NEXT_SEND_AT: {
+            "description": format!("The earliest time another SMS code may be sent to this user, by the \
+                                    resend cooldown (RFC 3339); a daily cap may still refuse it. {when}"),
+            "schema": {"type": "string", "format": "date-time"}
+        },
+        NEXT_SEND_IN: {
+            "description": format!("Seconds until then, rounded up (0: now). {when}"),
+            "schema": {"type": "integer", "minimum": 0}
+        }
+    });
+    for (path, method) in CODE_SENDING_OPERATIONS {
+        let Some(Value::Object(responses)) = doc.pointer_mut(&format!(
+            "/paths/{}/{method}/responses",
+            path.replace('~', "~0").replace('/', "~1")
+        )) else {
+            continue;
+        };
+        for (status, response) in responses.iter_mut() {
+            if status.starts_with('2')
+                && let Value::Object(response) = response
+            {
+                response.insert("headers".into(), headers.clone());
+            }
+        }
+    }
+}
+
 /// `/v2beta/...` copies of the v2 phone operations, marked deprecated, with their own operation IDs.
 fn add_v2beta_paths(doc: &mut Value) {
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
@@ -162,6 +213,25 @@ mod tests {
         };
         simplify_property(map);
         assert_eq!(p, json!({"type": "string", "maxLength": 3}));
+    }
+
+    #[test]
+    fn code_sending_operations_document_the_code_time_headers() {
+        let doc = serde_json::to_value(super::super::openapi()).unwrap();
+        for path in [
+            "/v2/users/{userId}/phone/resend",
+            "/v2beta/users/{userId}/phone/resend",
+        ] {
+            let headers = &doc["paths"][path]["post"]["responses"]["200"]["headers"];
+            assert_eq!(
+                headers["x-phoneverify-next-send-in"]["schema"]["type"],
+                "integer"
+            );
+        }
+        let put = &doc["paths"]["/auth/v1/users/me/phone"]["put"]["responses"]["200"];
+        assert!(put["headers"]["x-phoneverify-code-expires-at"].is_object());
+        let verify = &doc["paths"]["/v2/users/{userId}/phone/verify"]["post"]["responses"]["200"];
+        assert!(verify.get("headers").is_none());
     }
 
     #[test]

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 
 use super::OrApi;
+use super::code_times::WithCodeTimes;
 use super::error::{ApiError, ErrorBody, Op};
 use super::extract::{ApiJson, AppState, Auth, OrgHeader, check_len_between, check_prefix};
 use super::types::{
@@ -37,7 +38,7 @@ pub async fn set_my_phone(
     Auth(caller): Auth,
     org: OrgHeader,
     ApiJson(req): ApiJson<SetMyPhoneRequest>,
-) -> Result<Json<DetailsResponse>, ApiError> {
+) -> Result<WithCodeTimes<Json<DetailsResponse>>, ApiError> {
     check_len_between("SetMyPhoneRequest", "Phone", &req.phone, 1, 50)?;
     check_prefix("SetMyPhoneRequest", "Phone", &req.phone, "+")?;
     let target = s
@@ -91,7 +92,7 @@ pub async fn resend_my_phone_verification(
     Auth(caller): Auth,
     org: OrgHeader,
     ApiJson(_empty): ApiJson<Empty>,
-) -> Result<Json<DetailsResponse>, ApiError> {
+) -> Result<WithCodeTimes<Json<DetailsResponse>>, ApiError> {
     let target = s
         .me_target(&caller, org.as_deref())
         .await

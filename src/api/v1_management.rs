@@ -5,6 +5,7 @@ use axum::Json;
 use axum::extract::State;
 
 use super::OrApi;
+use super::code_times::WithCodeTimes;
 use super::error::{ApiError, ErrorBody, Op};
 use super::extract::{
     ApiJson, AppState, Auth, OrgHeader, PatPath, UserIdPath, check_len, check_len_between,
@@ -49,7 +50,7 @@ pub async fn update_human_phone(
     org: OrgHeader,
     UserIdPath(user_id): UserIdPath,
     ApiJson(req): ApiJson<UpdateHumanPhoneRequest>,
-) -> Result<Json<DetailsResponse>, ApiError> {
+) -> Result<WithCodeTimes<Json<DetailsResponse>>, ApiError> {
     check_len_between("UpdateHumanPhoneRequest", "Phone", &req.phone, 1, 50)?;
     check_prefix("UpdateHumanPhoneRequest", "Phone", &req.phone, "+")?;
     let target = s
@@ -86,7 +87,7 @@ pub async fn resend_human_phone_verification(
     org: OrgHeader,
     UserIdPath(user_id): UserIdPath,
     ApiJson(_empty): ApiJson<Empty>,
-) -> Result<Json<DetailsResponse>, ApiError> {
+) -> Result<WithCodeTimes<Json<DetailsResponse>>, ApiError> {
     let target = s
         .managed_target(&caller, org.as_deref(), &user_id, USER_WRITE)
         .await

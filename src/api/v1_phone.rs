@@ -4,6 +4,7 @@
 use axum::Json;
 
 use super::OrApi;
+use super::code_times::WithCodeTimes;
 use super::error::{ApiError, Op};
 use super::types::{Details, DetailsResponse, GetPhoneV1Response, PhoneV1};
 use crate::service::{Caller, Services, Target};
@@ -25,12 +26,13 @@ pub(super) async fn set(
     target: &Target,
     phone: &str,
     verified: bool,
-) -> Result<Json<DetailsResponse>, ApiError> {
+) -> Result<WithCodeTimes<Json<DetailsResponse>>, ApiError> {
     let written = s
         .set_phone_v1(caller, target, phone, verified)
         .await
         .api(Op::V1SetPhone)?;
-    Ok(Json(DetailsResponse::changed(&written)))
+    let body = Json(DetailsResponse::changed(&written));
+    Ok(WithCodeTimes::of(s, &written.user, body))
 }
 
 pub(super) async fn remove(
@@ -49,7 +51,8 @@ pub(super) async fn resend(
     s: &Services,
     caller: &Caller,
     target: &Target,
-) -> Result<Json<DetailsResponse>, ApiError> {
+) -> Result<WithCodeTimes<Json<DetailsResponse>>, ApiError> {
     let written = s.resend_v1(caller, target).await.api(Op::V1Resend)?;
-    Ok(Json(DetailsResponse::changed(&written)))
+    let body = Json(DetailsResponse::changed(&written));
+    Ok(WithCodeTimes::of(s, &written.user, body))
 }

@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::OrApi;
+use super::code_times::WithCodeTimes;
 use super::error::{ApiError, ErrorBody, Op};
 use super::extract::{
     ApiJson, AppState, Auth, OrgHeader, UserIdPath, check_len, check_len_between, required,
@@ -55,14 +56,15 @@ pub async fn set_phone(
     org: OrgHeader,
     UserIdPath(user_id): UserIdPath,
     ApiJson(req): ApiJson<SetPhoneRequest>,
-) -> Result<Json<PhoneCodeResponse>, ApiError> {
+) -> Result<WithCodeTimes<Json<PhoneCodeResponse>>, ApiError> {
     check_len_between("SetPhoneRequest", "Phone", &req.phone, 1, 200)?;
     let mode = phone_mode(&req, "SetPhoneRequest")?;
     let (written, code) = s
         .set_phone_v2(&caller, org.as_deref(), &user_id, &req.phone, mode)
         .await
         .api(Op::V2SetPhone)?;
-    Ok(Json(PhoneCodeResponse::changed(&written, code)))
+    let body = Json(PhoneCodeResponse::changed(&written, code));
+    Ok(WithCodeTimes::of(&s, &written.user, body))
 }
 
 /// Makes a new code (the previous one stops working) and sends it by SMS, or with `returnCode` returns it.
@@ -75,7 +77,7 @@ pub async fn resend_phone_code(
     org: OrgHeader,
     UserIdPath(user_id): UserIdPath,
     ApiJson(req): ApiJson<ResendPhoneCodeRequest>,
-) -> Result<Json<PhoneCodeResponse>, ApiError> {
+) -> Result<WithCodeTimes<Json<PhoneCodeResponse>>, ApiError> {
     if req.send_code.is_some() && req.return_code.is_some() {
         return Err(ApiError::invalid(
             "invalid ResendPhoneCodeRequest: only one of sendCode and returnCode may be set",
@@ -86,7 +88,8 @@ pub async fn resend_phone_code(
         .resend_v2(&caller, org.as_deref(), &user_id, return_code)
         .await
         .api(Op::V2Resend)?;
-    Ok(Json(PhoneCodeResponse::changed(&written, code)))
+    let body = Json(PhoneCodeResponse::changed(&written, code));
+    Ok(WithCodeTimes::of(&s, &written.user, body))
 }
 
 /// Checks the code. No permission is needed: the code is the proof.
@@ -139,7 +142,7 @@ pub async fn add_human_user(
     Auth(caller): Auth,
     org: OrgHeader,
     ApiJson(req): ApiJson<AddHumanUserRequest>,
-) -> Result<(StatusCode, Json<AddHumanUserResponse>), ApiError> {
+) -> Result<WithCodeTimes<(StatusCode, Json<AddHumanUserResponse>)>, ApiError> {
     const MESSAGE: &str = "AddHumanUserRequest";
     if let Some(field) = req.unsupported_field() {
         return Err(ApiError::unsupported_field(&format!("{MESSAGE}.{field}")));
@@ -196,14 +199,15 @@ pub async fn add_human_user(
         .await
         .api(Op::V2AddHuman)?;
     // 201, as ZITADEL's gateway answers this call.
-    Ok((
+    let body = (
         StatusCode::CREATED,
         Json(AddHumanUserResponse {
             user_id: written.user.id.to_string(),
             details: Details::changed(&written),
             phone_code: code.map(|c| c.expose().to_owned()),
         }),
-    ))
+    );
+    Ok(WithCodeTimes::of(&s, &written.user, body))
 }
 
 /// A user by ID, with its phone and the delivery state of a pending code.

@@ -23,10 +23,12 @@ struct RestError {
     details: Vec<RestDetail>,
 }
 
+/// A REST detail; only ErrorDetail entries carry `id` and `message`. The RetryInfo entry is rebuilt from
+/// `Retry-After`, so it is skipped here.
 #[derive(Deserialize)]
 struct RestDetail {
-    id: String,
-    message: String,
+    id: Option<String>,
+    message: Option<String>,
 }
 
 pub(super) fn from_rest(status: StatusCode, body: &[u8], retry_after: Option<u64>) -> ConnectError {
@@ -37,11 +39,14 @@ pub(super) fn from_rest(status: StatusCode, body: &[u8], retry_after: Option<u64
     let code = ErrorCode::from_grpc_code(rest.code).unwrap_or(ErrorCode::Unknown);
     let mut error = ConnectError::new(code, rest.message);
     for detail in rest.details {
+        let (Some(id), Some(message)) = (detail.id, detail.message) else {
+            continue;
+        };
         error = error.with_detail(StatusDetail::from_message(
             ERROR_DETAIL,
             &ErrorDetail {
-                id: detail.id,
-                message: detail.message,
+                id,
+                message,
                 ..Default::default()
             },
         ));

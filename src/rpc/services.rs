@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::http::Method;
-use connectrpc::{RequestContext, Response, ServiceRequest, ServiceResult};
+use connectrpc::{RequestContext, ServiceRequest, ServiceResult};
 
 use super::proto::zitadel::{admin, auth, management, org, user};
 use super::transcode::{Rest, segment};
@@ -26,8 +26,7 @@ macro_rules! answered_by_rest {
                         $path
                         $(, segment(stringify!($request), stringify!($field), &request.$field)?)*
                     );
-                    let answer: $response = self.call(&ctx, Method::$verb, path, &request).await?;
-                    Response::ok(answer)
+                    self.call::<_, $response>(&ctx, Method::$verb, path, &request).await
                 }
             )*
         }

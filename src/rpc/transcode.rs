@@ -4,7 +4,7 @@
 
 use axum::body::Body;
 use axum::http::{HeaderValue, Method, Request, header};
-use connectrpc::{ConnectError, RequestContext};
+use connectrpc::{ConnectError, RequestContext, Response, ServiceResult};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -26,6 +26,9 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'_')
     .remove(b'~');
+
+/// Headers of this service's own (not ZITADEL's) that an RPC answer passes on.
+const OWN_HEADER_PREFIX: &str = "x-phoneverify-";
 
 /// Longest accepted ID in a path field, as the REST path extractors.
 const MAX_ID_LEN: usize = 200;
@@ -55,14 +58,15 @@ impl Rest {
     }
 
     /// Sends `body` to the REST route `method path` with the caller's credentials and org, and reads the
-    /// answer as `Resp`.
+    /// answer as `Resp`, with the REST answer's own `x-phoneverify-*` headers (the code's times) as response
+    /// headers.
     pub(super) async fn call<Req, Resp>(
         &self,
         ctx: &RequestContext,
         method: Method,
         path: String,
         body: &Req,
-    ) -> Result<Resp, ConnectError>
+    ) -> ServiceResult<Resp>
     where
         Req: Serialize,
         Resp: DeserializeOwned,
@@ -91,6 +95,12 @@ impl Rest {
             .get(header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
+        let own_headers: Vec<_> = response
+            .headers()
+            .iter()
+            .filter(|(name, _)| name.as_str().starts_with(OWN_HEADER_PREFIX))
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
             .await
             .map_err(|e| {
@@ -100,10 +110,13 @@ impl Rest {
         if !status.is_success() {
             return Err(errors::from_rest(status, &bytes, retry_after));
         }
-        serde_json::from_slice(&bytes).map_err(|e| {
+        let message = serde_json::from_slice(&bytes).map_err(|e| {
             tracing::error!(error = %e, "the REST answer of an RPC does not fit its response message");
             ConnectError::internal("Internal error")
-        })
+        })?;
+        let mut answer = Response::new(message);
+        answer.headers.extend(own_headers);
+        Ok(answer)
     }
 }
 

@@ -164,6 +164,14 @@ impl Services {
         }
     }
 
+    /// When the user's pending code expires and the next SMS may go, as of now.
+    pub fn code_times(
+        &self,
+        user: &crate::domain::user::User,
+    ) -> Option<crate::domain::user::CodeTimes> {
+        user.code_times(self.cooldown())
+    }
+
     /// A number the SMS rules let be set (and later sent a code).
     pub(crate) fn sms_number(&self, phone: &str) -> Result<PhoneNumber> {
         let number = PhoneNumber::parse(phone)?;

@@ -21,6 +21,7 @@ mod phone_v1;
 mod phone_v2;
 mod providers;
 mod rpc;
+mod sms_pumping;
 mod store_contract;
 mod users;
 mod wire;
@@ -61,6 +62,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
     tests.extend(input_policy::tests());
     tests.extend(changes::tests());
     tests.extend(metrics::tests());
+    tests.extend(sms_pumping::tests());
     tests
 }
 

@@ -11,7 +11,7 @@ crate::suite!(metrics;
 );
 
 /// The value of the series `name{labels}` in a scrape (0 when absent).
-fn value(text: &str, series: &str) -> f64 {
+pub(crate) fn value(text: &str, series: &str) -> f64 {
     text.lines()
         .find_map(|l| {
             l.strip_prefix(series)

@@ -14,6 +14,7 @@ use crate::server::Server;
 
 crate::suite!(multiprocess;
     two_processes_hammering_resend_stay_consistent, the_daily_cap_holds_across_processes,
+    the_org_budget_holds_across_processes,
 );
 
 const USERS: usize = 4;
@@ -216,6 +217,76 @@ async fn the_daily_cap_holds_across_processes(b: Backend) -> Result<()> {
         .filter(|e| e.event_type == "user.human.phone.code.added")
         .count();
     check_eq!(added, 1 + CAP);
+    store.close().await;
+    Ok(())
+}
+
+/// Two processes, eight users of one organization resending at once, a budget of 5 SMS a day for the
+/// organization: exactly 5 get through, whichever process and user; the rest answer 429 with the budget's ID.
+async fn the_org_budget_holds_across_processes(b: Backend) -> Result<()> {
+    const BUDGET: usize = 5;
+    let dir = tempfile::tempdir()?;
+    let url = b
+        .url()
+        .unwrap_or_else(|| format!("sqlite://{}/shared.db", dir.path().display()));
+    let budget = BUDGET.to_string();
+    let env = [
+        ("PHONEVERIFY_DATABASE_URL", url.as_str()),
+        ("PHONEVERIFY_LIMITS__RESEND_COOLDOWN_SECS", "0"),
+        ("PHONEVERIFY_LIMITS__MAX_SENDS_PER_PHONE_PER_DAY", "0"),
+        (
+            "PHONEVERIFY_LIMITS__MAX_SMS_PER_ORG_PER_DAY",
+            budget.as_str(),
+        ),
+    ];
+    let p1 = Server::start(&dir.path().join("p1"), &env);
+    let p2 = Server::start(&dir.path().join("p2"), &env);
+    let token = p1.admin_token();
+    let mut users = Vec::new();
+    for i in 0..8 {
+        let (status, body) = p1.http("POST", "/v2/users/human", Some(&token), Some(json!({
+            "username": format!("b{i}"), "profile": {"givenName": "G", "familyName": "F"},
+            "email": {"email": format!("b{i}@x.ch")}, "phone": {"phone": format!("+4179123460{i}"), "returnCode": {}}
+        })));
+        check_eq!(status, 201);
+        users.push(body["userId"].as_str().context("userId")?.to_owned());
+    }
+    let servers = Arc::new([p1, p2]);
+    let handles: Vec<_> = users
+        .into_iter()
+        .enumerate()
+        .map(|(t, user)| {
+            let (servers, token) = (servers.clone(), token.clone());
+            std::thread::spawn(move || {
+                (0..2)
+                    .map(|r| {
+                        let (status, body) = servers[(t + r) % 2].resend(&token, &user, json!({}));
+                        (status, body["details"][0]["id"].as_str().map(String::from))
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for h in handles {
+        answers.extend(
+            h.join()
+                .map_err(|_| anyhow::anyhow!("client thread panicked"))?,
+        );
+    }
+    check_eq!(answers.iter().filter(|(s, _)| *s == 200).count(), BUDGET);
+    let refused: Vec<_> = answers.iter().filter(|(s, _)| *s != 200).collect();
+    check_eq!(refused.len(), answers.len() - BUDGET);
+    for (status, id) in refused {
+        check_eq!((*status, id.as_deref()), (429, Some("PHONE-0rgBd")));
+    }
+    let store = phoneverify::store::connect(&url, 1, Duration::from_secs(5)).await?;
+    // The servers' workers may have delivered some already: every job counts, whatever its state.
+    let jobs = store.job_counts().await?;
+    check_eq!(
+        jobs.pending + jobs.sent + jobs.failed + jobs.dropped,
+        BUDGET as i64
+    );
     store.close().await;
     Ok(())
 }

@@ -48,15 +48,26 @@ pub struct ErrorBody {
     pub details: Vec<ErrorDetail>,
 }
 
+/// One entry of `details`: ZITADEL's error ID (`zitadel.v1.ErrorDetail`), or with code 8 how long to wait
+/// (`google.rpc.RetryInfo`, as gRPC's rich error model puts it).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
+    /// `type.googleapis.com/zitadel.v1.ErrorDetail` or `type.googleapis.com/google.rpc.RetryInfo`.
     #[serde(rename = "@type")]
     pub type_url: &'static str,
-    pub id: &'static str,
-    pub message: String,
+    /// The error ID (ErrorDetail).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<&'static str>,
+    /// The error text without the ID (ErrorDetail).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Seconds to wait before retrying, as a protobuf Duration in JSON, e.g. `"23s"` (RetryInfo).
+    #[serde(rename = "retryDelay", skip_serializing_if = "Option::is_none")]
+    pub retry_delay: Option<String>,
 }
 
 const ERROR_DETAIL_TYPE: &str = "type.googleapis.com/zitadel.v1.ErrorDetail";
+pub const RETRY_INFO_TYPE: &str = "type.googleapis.com/google.rpc.RetryInfo";
 
 impl ApiError {
     pub fn new(code: Code, id: &'static str, message: impl Into<String>) -> Self {
@@ -151,17 +162,26 @@ impl ApiError {
     }
 
     pub fn body(&self) -> ErrorBody {
-        let (message, details) = match self.id {
+        let (message, mut details) = match self.id {
             Some(id) => (
                 format!("{} ({id})", self.message),
                 vec![ErrorDetail {
                     type_url: ERROR_DETAIL_TYPE,
-                    id,
-                    message: self.message.clone(),
+                    id: Some(id),
+                    message: Some(self.message.clone()),
+                    retry_delay: None,
                 }],
             ),
             None => (self.message.clone(), vec![]),
         };
+        if let Some(secs) = self.retry_after {
+            details.push(ErrorDetail {
+                type_url: RETRY_INFO_TYPE,
+                id: None,
+                message: None,
+                retry_delay: Some(format!("{secs}s")),
+            });
+        }
         ErrorBody {
             code: self.code as i32,
             message,
@@ -218,6 +238,25 @@ mod tests {
         assert_eq!(
             plain,
             serde_json::json!({"code": 3, "message": "invalid field", "details": []})
+        );
+    }
+
+    #[tokio::test]
+    async fn a_rate_limit_says_how_long_to_wait_in_the_header_and_the_details() {
+        let e = ApiError {
+            retry_after: Some(23),
+            ..ApiError::new(Code::ResourceExhausted, "PHONE-r3s3nd", "Too soon")
+        };
+        let response = e.into_response();
+        assert_eq!(response.headers()[header::RETRY_AFTER], "23");
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["details"][0]["id"], "PHONE-r3s3nd");
+        assert_eq!(
+            body["details"][1],
+            serde_json::json!({"@type": RETRY_INFO_TYPE, "retryDelay": "23s"})
         );
     }
 

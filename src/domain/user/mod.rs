@@ -17,7 +17,7 @@ use super::phone::PhoneNumber;
 
 pub use events::{CodeAdded, HumanAdded, MachineAdded, UserEvent};
 pub use lifecycle::{HumanInput, MachineInput, pat_default_expiration};
-pub use phone::{Cooldown, IssuedCode, PhoneProof, ResendPrecondition};
+pub use phone::{CodeTimes, Cooldown, IssuedCode, PhoneProof, ResendPrecondition};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UserState {

@@ -61,6 +61,15 @@ pub struct Cooldown {
     pub wait: Duration,
 }
 
+/// When the pending code stops working and when the next SMS code may be sent: what a UI shows as
+/// "code expires at ..." and "resend possible in 23 s".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeTimes {
+    pub expires_at: DateTime<Utc>,
+    /// The cooldown's end, or `now` when there is none. The daily caps may still refuse that send.
+    pub next_sms_at: DateTime<Utc>,
+}
+
 /// What must hold before a code is sent again. The APIs differ here on purpose (as ZITADEL does).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResendPrecondition {
@@ -167,6 +176,20 @@ impl User {
                 Err(DomainError::CodeInvalid),
             )
         }
+    }
+
+    /// The times of the pending code, if there is one.
+    pub fn code_times(&self, cooldown: Cooldown) -> Option<CodeTimes> {
+        let human = self.human()?;
+        let code = human.phone.as_ref()?.code.as_ref()?;
+        let cooldown_end = human
+            .last_sms_at
+            .filter(|_| cooldown.wait > Duration::zero())
+            .and_then(|last| last.checked_add_signed(cooldown.wait));
+        Some(CodeTimes {
+            expires_at: code.expires_at,
+            next_sms_at: cooldown_end.map_or(cooldown.now, |end| end.max(cooldown.now)),
+        })
     }
 
     pub fn remove_phone(&self) -> Result<Vec<UserEvent>, DomainError> {

@@ -88,6 +88,19 @@ impl TestApp {
         })
     }
 
+    /// A new process over the same database and data directory, configured with `toml` instead (the clock
+    /// carries on): an operator changing a setting.
+    pub async fn restart_with(self, toml: &str) -> Result<Self> {
+        self.services.store.close().await;
+        Self::build(
+            &self.backend,
+            self.dir.clone(),
+            self.clock.clone(),
+            toml.to_owned(),
+        )
+        .await
+    }
+
     /// A new process over the same database and data directory (the clock carries on).
     pub async fn restart(self) -> Result<Self> {
         self.services.store.close().await;

@@ -119,6 +119,21 @@ impl<'a> Rpc<'a> {
         Req: Message + Serialize,
         Resp: Message + DeserializeOwned,
     {
+        let answer = self.call_with_headers(service, method, request).await?;
+        Ok(answer.map(|(message, _)| message))
+    }
+
+    /// `call`, with the response headers of a success.
+    pub async fn call_with_headers<Req, Resp>(
+        &self,
+        service: &str,
+        method: &str,
+        request: &Req,
+    ) -> Result<Result<(Resp, HeaderMap), RpcError>>
+    where
+        Req: Message + Serialize,
+        Resp: Message + DeserializeOwned,
+    {
         let body = match self.protocol {
             Protocol::ConnectJson => serde_json::to_vec(request)?,
             Protocol::ConnectProto => request.encode_to_vec(),
@@ -230,7 +245,7 @@ fn grpc_answer<Resp: Message>(
     headers: HeaderMap,
     status: HeaderMap,
     messages: Vec<Vec<u8>>,
-) -> Result<Result<Resp, RpcError>> {
+) -> Result<Result<(Resp, HeaderMap), RpcError>> {
     ensure!(
         http_status == 200,
         "gRPC answers HTTP 200, got {http_status}"
@@ -246,7 +261,7 @@ fn grpc_answer<Resp: Message>(
             "one response message, got {}",
             messages.len()
         );
-        return Ok(Ok(Resp::decode_from_slice(&messages[0])?));
+        return Ok(Ok((Resp::decode_from_slice(&messages[0])?, headers)));
     }
     let message = status
         .get("grpc-message")
@@ -303,12 +318,13 @@ fn connect_answer<Resp: Message + DeserializeOwned>(
     http_status: u16,
     headers: HeaderMap,
     body: &[u8],
-) -> Result<Result<Resp, RpcError>> {
+) -> Result<Result<(Resp, HeaderMap), RpcError>> {
     if http_status == 200 {
-        return Ok(Ok(match protocol {
+        let message = match protocol {
             Protocol::ConnectJson => serde_json::from_slice(body)?,
             _ => Resp::decode_from_slice(body)?,
-        }));
+        };
+        return Ok(Ok((message, headers)));
     }
     let json: serde_json::Value = serde_json::from_slice(body)
         .with_context(|| format!("a Connect error is JSON: {}", String::from_utf8_lossy(body)))?;

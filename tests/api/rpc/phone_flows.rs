@@ -92,8 +92,8 @@ async fn v2_phone_flow_over_every_protocol(b: crate::helpers::Backend) -> Result
             .await
             .context(context.clone())?;
 
-        let sent: user::ResendPhoneCodeResponse = rpc
-            .call(
+        let (sent, headers): (user::ResendPhoneCodeResponse, _) = rpc
+            .call_with_headers(
                 USERS,
                 "ResendPhoneCode",
                 &user::ResendPhoneCodeRequest {
@@ -107,6 +107,12 @@ async fn v2_phone_flow_over_every_protocol(b: crate::helpers::Backend) -> Result
         ensure!(
             sent.verification_code.is_none(),
             "{context}: sendCode returns no code"
+        );
+        // The code's times reach RPC clients as response headers, as they reach REST clients.
+        ensure!(
+            headers.get("x-phoneverify-next-send-in").is_some()
+                && headers.get("x-phoneverify-code-expires-at").is_some(),
+            "{context}: the code's times in {headers:?}"
         );
         check_eq!(app.deliver().await?, 1);
 

@@ -367,3 +367,25 @@ fn removing_a_phone() {
         .when(|u| u.remove_phone())
         .then_events(&[UserEvent::PhoneRemoved]);
 }
+
+#[test]
+fn code_times_give_the_expiry_and_the_end_of_the_cooldown() {
+    // The code was added (and its SMS stamped) at t0 + 2 s, valid for 10 minutes.
+    let user = given([added(), phone_changed(), code_added("1")]).user();
+    let added_at = t0() + Duration::seconds(2);
+    let at = |now, wait| user.code_times(Cooldown { now, wait }).unwrap();
+    let soon = at(t0() + Duration::seconds(12), cooldown());
+    assert_eq!(soon.expires_at, added_at + Duration::minutes(10));
+    assert_eq!(soon.next_sms_at, added_at + cooldown());
+    // Past the cooldown, or without one, the next SMS may go now.
+    let later = t0() + Duration::seconds(60);
+    assert_eq!(at(later, cooldown()).next_sms_at, later);
+    assert_eq!(at(t0(), NO_COOLDOWN).next_sms_at, t0());
+}
+
+#[test]
+fn no_pending_code_has_no_code_times() {
+    let user = given([added(), phone_changed(), UserEvent::PhoneVerified]).user();
+    let wait = cooldown();
+    assert!(user.code_times(Cooldown { now: t0(), wait }).is_none());
+}
