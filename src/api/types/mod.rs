@@ -14,6 +14,18 @@ pub use v2::*;
 
 use crate::domain::user::UserState;
 
+/// The gender of every profile: ZITADEL's enum value for none.
+const GENDER_UNSPECIFIED: &str = "GENDER_UNSPECIFIED";
+
+/// A profile's language as ZITADEL writes it: `und` (BCP 47's "undetermined") when there is none.
+fn language_or_und(language: &str) -> String {
+    if language.is_empty() {
+        "und".to_owned()
+    } else {
+        language.to_owned()
+    }
+}
+
 fn is_false(b: &bool) -> bool {
     !*b
 }

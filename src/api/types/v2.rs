@@ -221,11 +221,14 @@ pub struct AddHumanUserResponse {
 pub struct ProfileV2 {
     pub given_name: String,
     pub family_name: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
     pub nick_name: String,
     pub display_name: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
+    /// `und` when the user has none, as ZITADEL answers.
     pub preferred_language: String,
+    /// Always `GENDER_UNSPECIFIED`: this service keeps no gender.
+    pub gender: &'static str,
+    /// Always empty: this service keeps no avatar.
+    pub avatar_url: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -307,7 +310,9 @@ impl UserV2 {
                         family_name: h.family_name.clone(),
                         nick_name: h.nick_name.clone(),
                         display_name: h.display_name.clone(),
-                        preferred_language: h.preferred_language.clone(),
+                        preferred_language: super::language_or_und(&h.preferred_language),
+                        gender: super::GENDER_UNSPECIFIED,
+                        avatar_url: String::new(),
                     },
                     email: EmailV2 {
                         email: h.email.to_string(),

@@ -60,7 +60,12 @@ async fn add_human_with_phone_modes(b: Backend) -> Result<()> {
         human["email"],
         json!({"email": "verified@x.ch", "isVerified": true})
     );
-    check_eq!(human["profile"]["displayName"], json!("A B"));
+    // Every profile field, with ZITADEL's values for what this service does not keep.
+    check_eq!(
+        human["profile"],
+        json!({"givenName": "A", "familyName": "B", "nickName": "", "displayName": "A B",
+               "preferredLanguage": "und", "gender": "GENDER_UNSPECIFIED", "avatarUrl": ""})
+    );
     // A caller-chosen id.
     let r = app.post("/v2/users/human").json(json!({"userId": "custom-1", "profile": {"givenName": "C", "familyName": "D"}, "email": {"email": "c@d.ch"}})).send().await;
     check_eq!(r.ok()?["userId"], json!("custom-1"));
@@ -185,5 +190,14 @@ async fn me_returns_the_caller_as_zitadel(b: Backend) -> Result<()> {
     check_eq!(user["details"]["resourceOwner"], json!(app.org_id));
     check_eq!(user["human"]["email"]["isEmailVerified"], json!(true));
     check_eq!(user["human"]["phone"], json!({}));
+    let profile = &user["human"]["profile"];
+    check_eq!(
+        (&profile["nickName"], &profile["preferredLanguage"]),
+        (&json!(""), &json!("en"))
+    );
+    check_eq!(
+        (&profile["gender"], &profile["avatarUrl"]),
+        (&json!("GENDER_UNSPECIFIED"), &json!(""))
+    );
     Ok(())
 }
