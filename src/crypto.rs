@@ -6,6 +6,7 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 
 use crate::domain::code::{CodeHasher, PlainCode};
+use crate::master_key::MasterKey;
 use crate::store::{Store, StoreError};
 
 const SIGNING_KEY: &str = "signing_key.es256.pkcs8";
@@ -18,6 +19,8 @@ pub enum CryptoError {
     KeyGeneration,
     #[error("stored key material is unreadable: {0}")]
     BadKey(&'static str),
+    #[error(transparent)]
+    MasterKey(#[from] crate::master_key::MasterKeyError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -38,7 +41,7 @@ pub fn random_bytes(n: usize) -> Result<Vec<u8>, CryptoError> {
 }
 
 /// The installation's secrets. Each is created by whichever process asks first; later starts and other
-/// processes read the same values.
+/// processes read the same values. They are stored sealed with the master key.
 pub struct Secrets {
     pub signing_key_pkcs8: Vec<u8>,
     pub code_hasher: CodeHasher,
@@ -48,12 +51,13 @@ pub struct Secrets {
 impl Secrets {
     pub async fn load_or_create(
         store: &dyn Store,
+        master: &MasterKey,
         now: DateTime<Utc>,
     ) -> Result<Self, CryptoError> {
         let candidate = crate::auth::keys::generate_pkcs8()?;
-        let signing = stored(store, SIGNING_KEY, &candidate, now).await?;
-        let hmac = stored(store, CODE_HMAC_KEY, &random_bytes(32)?, now).await?;
-        let job = stored(store, JOB_KEY, &random_bytes(32)?, now).await?;
+        let signing = stored(store, master, SIGNING_KEY, &candidate, now).await?;
+        let hmac = stored(store, master, CODE_HMAC_KEY, &random_bytes(32)?, now).await?;
+        let job = stored(store, master, JOB_KEY, &random_bytes(32)?, now).await?;
         Ok(Self {
             signing_key_pkcs8: signing,
             code_hasher: CodeHasher::new(&hmac),
@@ -62,16 +66,33 @@ impl Secrets {
     }
 }
 
+/// The secret `name`, storing `candidate` (sealed) if there is none. A secret an older version kept in clear is
+/// sealed in place on the way, so an upgraded installation keeps its keys and loses the clear copy.
 async fn stored(
     store: &dyn Store,
+    master: &MasterKey,
     name: &'static str,
     candidate: &[u8],
     now: DateTime<Utc>,
 ) -> Result<Vec<u8>, CryptoError> {
-    let value = store.secret(name, &STANDARD.encode(candidate), now).await?;
-    STANDARD
-        .decode(value)
-        .map_err(|_| CryptoError::BadKey(name))
+    let value = store
+        .secret(name, &master.seal(name, candidate)?, now)
+        .await?;
+    if MasterKey::is_sealed(&value) {
+        return Ok(master.open(name, &value)?);
+    }
+    let plain = STANDARD
+        .decode(&value)
+        .map_err(|_| CryptoError::BadKey(name))?;
+    // Compare-and-set: of two processes upgrading at once, one seals it and both read the same key.
+    store
+        .replace_secret(name, &value, &master.seal(name, &plain)?)
+        .await?;
+    tracing::info!(
+        secret = name,
+        "sealed a secret stored in clear by an earlier version"
+    );
+    Ok(plain)
 }
 
 /// AES-256-GCM for the code a delivery job carries until it is sent.

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod domain;
+pub mod master_key;
 pub mod metrics;
 pub mod notify;
 pub mod private_files;
@@ -29,10 +30,11 @@ use chrono::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::auth::{SigningKey, TokenService};
+use crate::auth::{ExternalIssuers, SigningKey, TokenService};
 use crate::config::Config;
 use crate::crypto::Secrets;
 use crate::domain::clock::{Clock, SystemClock};
+use crate::master_key::MasterKey;
 use crate::notify::{SmsProvider, Worker};
 use crate::service::Services;
 
@@ -64,17 +66,23 @@ pub async fn build_services(
     )
     .await
     .with_context(|| format!("cannot open database {}", config::redact_url(&url)))?;
-    let secrets = Secrets::load_or_create(store.as_ref(), clock.now())
+    let master = MasterKey::load(&config)?;
+    let secrets = Secrets::load_or_create(store.as_ref(), &master, clock.now())
         .await
         .context("cannot load key material")?;
     let key =
         SigningKey::from_pkcs8(&secrets.signing_key_pkcs8).context("signing key is unreadable")?;
+    let external = ExternalIssuers::new(
+        config.auth.issuers.clone(),
+        chrono::Duration::from_std(config.auth.leeway).unwrap_or(chrono::Duration::MAX),
+    )?;
     let tokens = TokenService::new(
         key,
         config.auth.issuer.clone(),
         config.auth.audience.clone(),
         config.auth.leeway,
-    );
+    )
+    .with_external(external);
     let services = Arc::new(Services::new(
         store,
         clock,

@@ -1,8 +1,10 @@
 //! Signing keys, the JWKS, and minting and checking bearer tokens.
 
+pub mod external;
 pub mod keys;
 pub mod token;
 mod token_cache;
 
+pub use external::{ExternalIssuers, IssuerConfig};
 pub use keys::SigningKey;
 pub use token::{TokenError, TokenService, VerifiedToken};

@@ -57,6 +57,7 @@ pub struct TokenService {
     audience: String,
     leeway: Duration,
     proven: TokenCache,
+    external: Option<super::ExternalIssuers>,
 }
 
 impl TokenService {
@@ -72,7 +73,30 @@ impl TokenService {
             audience,
             leeway: Duration::from_std(leeway).unwrap_or(Duration::MAX),
             proven: TokenCache::default(),
+            external: None,
         }
+    }
+
+    /// Also accepts tokens from these identity providers.
+    pub fn with_external(self, issuers: super::ExternalIssuers) -> Self {
+        Self {
+            external: Some(issuers),
+            ..self
+        }
+    }
+
+    /// A token of a configured external issuer, else one of ours (`verify`).
+    pub async fn verify_any(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<VerifiedToken, TokenError> {
+        if let Some(external) = &self.external
+            && let Some(verified) = external.verify(token, now).await?
+        {
+            return Ok(verified);
+        }
+        self.verify(token, now)
     }
 
     pub fn jwks(&self) -> serde_json::Value {

@@ -35,6 +35,11 @@ pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     database_url: DatabaseUrl,
+    /// Base64 of 32 bytes; empty: the key file.
+    master_key: secrecy::SecretString,
+    /// Empty: `<data_dir>/master.key`.
+    #[serde(deserialize_with = "empty_as_none")]
+    pub master_key_file: Option<PathBuf>,
     pub log: LogConfig,
     pub database: DatabaseConfig,
     pub http: HttpConfig,
@@ -44,6 +49,11 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub sms: SmsConfig,
     pub roles: BTreeMap<String, Vec<String>>,
+}
+
+fn empty_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+    let path = PathBuf::deserialize(d)?;
+    Ok(Some(path).filter(|p| !p.as_os_str().is_empty()))
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -90,6 +100,8 @@ pub struct AuthConfig {
     pub admin_token_ttl: Duration,
     #[serde(rename = "token_ttl_secs", deserialize_with = "seconds::read")]
     pub token_ttl: Duration,
+    /// Identity providers whose tokens are accepted too.
+    pub issuers: Vec<crate::auth::IssuerConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -171,6 +183,12 @@ impl Config {
 
     pub fn set_database_url(&mut self, url: impl Into<String>) {
         self.database_url = DatabaseUrl::new(url.into());
+    }
+
+    /// The configured master key's text, if one is configured (else the key file holds it).
+    pub fn master_key_text(&self) -> Option<&str> {
+        use secrecy::ExposeSecret;
+        Some(self.master_key.expose_secret()).filter(|k| !k.trim().is_empty())
     }
 
     pub fn admin_token_path(&self) -> PathBuf {

@@ -85,6 +85,18 @@ fn active_providers_need_their_settings() {
 }
 
 #[test]
+fn the_master_key_is_redacted_and_an_empty_one_means_the_file() {
+    let c = Config::from_toml_overrides(
+        "master_key = \"aHVudGVyNC1tYXN0ZXIta2V5LW9mLTMyLWJ5dGVzISE=\"",
+    )
+    .unwrap();
+    assert!(!format!("{c:?}").contains("aHVudGVy"));
+    assert!(c.master_key_text().is_some());
+    let d = Config::from_toml_overrides("").unwrap();
+    assert!(d.master_key_text().is_none() && d.master_key_file.is_none());
+}
+
+#[test]
 fn sms_secrets_are_redacted_in_debug() {
     let c = Config::from_toml_overrides(
         "[sms.webhook]\nsigning_key = \"whsec-hunter2\"\n[sms.twilio]\nauth_token = \"tw-hunter3\"",

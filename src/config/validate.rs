@@ -173,6 +173,33 @@ impl Config {
                 "must start with sqlite:, postgres:// or postgresql://",
             ));
         }
+        self.validate_issuers()?;
         self.sms.validate()
+    }
+
+    fn validate_issuers(&self) -> Result<(), ConfigError> {
+        for (i, issuer) in self.auth.issuers.iter().enumerate() {
+            let key = |field: &str| format!("auth.issuers[{i}].{field}");
+            if issuer.issuer.is_empty() || issuer.issuer == self.auth.issuer {
+                return Err(invalid(
+                    key("issuer"),
+                    "must be set, and differ from auth.issuer (this service's own)",
+                ));
+            }
+            if !(issuer.jwks_url.starts_with("https://") || issuer.jwks_url.starts_with("http://"))
+            {
+                return Err(invalid(
+                    key("jwks_url"),
+                    "must be an http:// or https:// URL",
+                ));
+            }
+            if issuer.audiences.is_empty() || issuer.audiences.iter().any(String::is_empty) {
+                return Err(invalid(key("audiences"), "must list at least one audience"));
+            }
+            if issuer.user_claim.is_empty() {
+                return Err(invalid(key("user_claim"), "must name a claim"));
+            }
+        }
+        Ok(())
     }
 }

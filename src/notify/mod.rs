@@ -156,7 +156,7 @@ pub fn provider_from_config(sms: &SmsConfig) -> Result<Option<Arc<dyn SmsProvide
 /// The HTTP client of the webhook and Twilio providers: HTTPS through rustls on aws-lc-rs (the crypto the rest
 /// of the service already uses) with Mozilla's root certificates compiled in, so it works in a bare container.
 /// Redirects are not followed: a provider that answers 3xx has not accepted the message.
-fn http_client(timeout: Duration) -> Result<reqwest::Client, String> {
+pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, String> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     let tls = rustls::ClientConfig::builder_with_provider(Arc::new(

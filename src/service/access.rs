@@ -14,7 +14,10 @@ impl Services {
         let token = header
             .strip_prefix("Bearer ")
             .ok_or(ServiceError::Unauthenticated(AuthFailure::InvalidHeader))?;
-        let verified = self.tokens.verify(token.trim(), self.clock.now())?;
+        let verified = self
+            .tokens
+            .verify_any(token.trim(), self.clock.now())
+            .await?;
         let not_active =
             || ServiceError::Unauthenticated(AuthFailure::UserNotActive(verified.user_id.clone()));
         let user_id = UserId::parse(&verified.user_id).ok_or_else(not_active)?;

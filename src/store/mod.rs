@@ -172,6 +172,8 @@ pub trait Store: Send + Sync + 'static {
         candidate: &str,
         now: DateTime<Utc>,
     ) -> Result<String, StoreError>;
+    /// Sets secret `name` to `new` if it still holds `old` (else leaves it: another process got there first).
+    async fn replace_secret(&self, name: &str, old: &str, new: &str) -> Result<(), StoreError>;
     async fn events(&self, aggregate_id: &str) -> Result<Vec<StoredEvent>, StoreError>;
     /// Connections of the pool now, and how many of them are idle.
     fn pool_state(&self) -> crate::metrics::PoolState;

@@ -139,6 +139,9 @@ pub(crate) const INSERT_SECRET: &str = "INSERT INTO secrets (name, value, create
 
 pub(crate) const SELECT_SECRET: &str = "SELECT value FROM secrets WHERE name = $1";
 
+pub(crate) const REPLACE_SECRET: &str =
+    "UPDATE secrets SET value = $3 WHERE name = $1 AND value = $2";
+
 /// A new job is due at once; `$7` (its creation time) is also its first attempt and last update.
 pub(crate) const INSERT_JOB: &str = "INSERT INTO sms_jobs (id, user_id, code_sequence, phone, \
      encrypted_code, language, state, attempts, next_attempt_at, locked_until, expires_at, last_error, \

@@ -196,6 +196,16 @@ where
         Ok(value)
     }
 
+    async fn replace_secret(&self, name: &str, old: &str, new: &str) -> Result<(), StoreError> {
+        sqlx::query(queries::REPLACE_SECRET)
+            .bind(name)
+            .bind(old)
+            .bind(new)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     #[tracing::instrument(level = "debug", skip_all, fields(aggregate_id = aggregate_id))]
     async fn events(&self, aggregate_id: &str) -> Result<Vec<StoredEvent>, StoreError> {
         let rows: Vec<EventRow> = sqlx::query_as(queries::SELECT_EVENTS_OF_AGGREGATE)

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Duration;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
@@ -59,12 +59,12 @@ async fn missing_and_malformed_headers(b: Backend) -> Result<()> {
 
 /// The service's signing key, read the way a second process would: from the store.
 async fn signing_key(app: &TestApp) -> Result<Vec<u8>> {
-    let stored = app
-        .services
-        .store
-        .secret("signing_key.es256.pkcs8", "", app.now())
-        .await?;
-    Ok(STANDARD.decode(stored)?)
+    const NAME: &str = "signing_key.es256.pkcs8";
+    let stored = app.services.store.secret(NAME, "", app.now()).await?;
+    // Sealed with the master key the first start generated in the data directory.
+    let master = std::fs::read_to_string(app.dir.path().join("master.key"))?;
+    let master = phoneverify::master_key::MasterKey::from_base64(&master, "test".into())?;
+    Ok(master.open(NAME, &stored)?)
 }
 
 fn sign(pkcs8: &[u8], kid: &str, alg: Algorithm, claims: &Value) -> Result<String> {

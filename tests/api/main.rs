@@ -11,6 +11,7 @@ mod signature;
 mod auth;
 mod changes;
 mod delivery;
+mod external_issuers;
 mod group_commit;
 mod input_policy;
 mod lifecycle;
@@ -63,6 +64,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
     tests.extend(changes::tests());
     tests.extend(metrics::tests());
     tests.extend(sms_pumping::tests());
+    tests.extend(external_issuers::tests());
     tests
 }
 

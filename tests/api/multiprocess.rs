@@ -17,6 +17,9 @@ crate::suite!(multiprocess;
     the_org_budget_holds_across_processes,
 );
 
+/// Processes on one database share its master key (each would otherwise generate its own in its data dir).
+const SHARED_MASTER_KEY: &str = "c2hhcmVkIG1hc3RlciBrZXkgb2YgdGhlIDIgcHJvY3M=";
+
 const USERS: usize = 4;
 const THREADS: usize = 6;
 const REQUESTS_PER_THREAD: usize = 20;
@@ -31,6 +34,7 @@ async fn two_processes_hammering_resend_stay_consistent(b: Backend) -> Result<()
         // Send limits off: this test is about concurrency, and hammers the same users on purpose.
         let env = [
             ("PHONEVERIFY_DATABASE_URL", url.as_str()),
+            ("PHONEVERIFY_MASTER_KEY", SHARED_MASTER_KEY),
             ("PHONEVERIFY_LIMITS__RESEND_COOLDOWN_SECS", "0"),
             ("PHONEVERIFY_LIMITS__MAX_SENDS_PER_PHONE_PER_DAY", "0"),
         ];
@@ -166,6 +170,7 @@ async fn the_daily_cap_holds_across_processes(b: Backend) -> Result<()> {
     let cap = CAP.to_string();
     let env = [
         ("PHONEVERIFY_DATABASE_URL", url.as_str()),
+        ("PHONEVERIFY_MASTER_KEY", SHARED_MASTER_KEY),
         ("PHONEVERIFY_LIMITS__RESEND_COOLDOWN_SECS", "0"),
         (
             "PHONEVERIFY_LIMITS__MAX_SENDS_PER_PHONE_PER_DAY",
@@ -232,6 +237,7 @@ async fn the_org_budget_holds_across_processes(b: Backend) -> Result<()> {
     let budget = BUDGET.to_string();
     let env = [
         ("PHONEVERIFY_DATABASE_URL", url.as_str()),
+        ("PHONEVERIFY_MASTER_KEY", SHARED_MASTER_KEY),
         ("PHONEVERIFY_LIMITS__RESEND_COOLDOWN_SECS", "0"),
         ("PHONEVERIFY_LIMITS__MAX_SENDS_PER_PHONE_PER_DAY", "0"),
         (
