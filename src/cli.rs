@@ -55,6 +55,19 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// The key that signs this service's tokens.
+    SigningKey {
+        #[command(subcommand)]
+        command: SigningKeyCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SigningKeyCommand {
+    /// Make a new signing key. New tokens are signed with it; the old key stays in the JWKS and verifies the
+    /// tokens it signed for auth.admin_token_ttl_secs. Running servers pick the new key up when they first
+    /// see a token it signed (or on their next start).
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -146,6 +159,22 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 (Err(e), _) => Err(e.into()),
                 (Ok(_), None) => Err(anyhow::anyhow!("no admin token was written")),
             }
+        }
+        Command::SigningKey {
+            command: SigningKeyCommand::Rotate,
+        } => {
+            require_existing_database(&config)?;
+            let master = std::sync::Arc::new(crate::master_key::MasterKey::load(&config)?);
+            let services = crate::build_services(config, Arc::new(SystemClock)).await?;
+            let keys = crate::crypto::StoredSigningKeys {
+                store: services.store.clone(),
+                master,
+            };
+            let (old, new) = keys.rotate(services.clock.now()).await?;
+            println!(
+                "signing key rotated: {new} signs new tokens; {old} still verifies the tokens it signed"
+            );
+            Ok(())
         }
         Command::Openapi => {
             println!("{}", crate::api::openapi().to_pretty_json()?);

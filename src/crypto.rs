@@ -10,6 +10,8 @@ use crate::master_key::MasterKey;
 use crate::store::{Store, StoreError};
 
 const SIGNING_KEY: &str = "signing_key.es256.pkcs8";
+/// Followed by the key's `kid`: a key a rotation retired, kept to verify the tokens it signed.
+const RETIRED_SIGNING_KEY: &str = "signing_key.retired.";
 const CODE_HMAC_KEY: &str = "code_hmac_key";
 const JOB_KEY: &str = "sms_job_key";
 
@@ -93,6 +95,70 @@ async fn stored(
         "sealed a secret stored in clear by an earlier version"
     );
     Ok(plain)
+}
+
+/// The signing keys as the database holds them: the current one and those rotations retired.
+pub struct StoredSigningKeys {
+    pub store: std::sync::Arc<dyn Store>,
+    pub master: std::sync::Arc<MasterKey>,
+}
+
+#[async_trait::async_trait]
+impl crate::auth::SigningKeySource for StoredSigningKeys {
+    async fn load(&self) -> Result<crate::auth::SigningKeys, String> {
+        self.keys().await.map_err(|e| e.to_string())
+    }
+}
+
+impl StoredSigningKeys {
+    pub async fn keys(&self) -> Result<crate::auth::SigningKeys, CryptoError> {
+        use crate::auth::{RetiredKey, SigningKey};
+        let current = self
+            .store
+            .secret(SIGNING_KEY, "", DateTime::UNIX_EPOCH)
+            .await?;
+        let current = SigningKey::from_pkcs8(&self.master.open(SIGNING_KEY, &current)?)?;
+        let mut retired = Vec::new();
+        for (name, value, retired_at) in self.store.secrets_named_like(RETIRED_SIGNING_KEY).await? {
+            let key = SigningKey::from_pkcs8(&self.master.open(&name, &value)?)?;
+            retired.push(RetiredKey { key, retired_at });
+        }
+        Ok(crate::auth::SigningKeys { current, retired })
+    }
+
+    /// A new current key; the old one is kept as retired (from `now`). Returns the old and the new `kid`.
+    pub async fn rotate(&self, now: DateTime<Utc>) -> Result<(String, String), CryptoError> {
+        use crate::auth::SigningKey;
+        let stored = self
+            .store
+            .secret(SIGNING_KEY, "", DateTime::UNIX_EPOCH)
+            .await?;
+        let old_pkcs8 = self.master.open(SIGNING_KEY, &stored)?;
+        let old = SigningKey::from_pkcs8(&old_pkcs8)?;
+        let retired_name = format!("{RETIRED_SIGNING_KEY}{}", old.kid);
+        self.store
+            .secret(
+                &retired_name,
+                &self.master.seal(&retired_name, &old_pkcs8)?,
+                now,
+            )
+            .await?;
+        let new_pkcs8 = crate::auth::keys::generate_pkcs8()?;
+        let new = SigningKey::from_pkcs8(&new_pkcs8)?;
+        // Compare-and-set: of two rotations at once, one wins and the other's key is never used.
+        self.store
+            .replace_secret(
+                SIGNING_KEY,
+                &stored,
+                &self.master.seal(SIGNING_KEY, &new_pkcs8)?,
+            )
+            .await?;
+        let current = self.keys().await?.current.kid;
+        if current != new.kid {
+            tracing::warn!("another rotation ran at the same time; its key is the current one");
+        }
+        Ok((old.kid, current))
+    }
 }
 
 /// AES-256-GCM for the code a delivery job carries until it is sent.

@@ -30,9 +30,9 @@ use chrono::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::auth::{ExternalIssuers, SigningKey, TokenService};
+use crate::auth::{ExternalIssuers, KeyRing, SigningKey, TokenService};
 use crate::config::Config;
-use crate::crypto::Secrets;
+use crate::crypto::{Secrets, StoredSigningKeys};
 use crate::domain::clock::{Clock, SystemClock};
 use crate::master_key::MasterKey;
 use crate::notify::{SmsProvider, Worker};
@@ -66,12 +66,24 @@ pub async fn build_services(
     )
     .await
     .with_context(|| format!("cannot open database {}", config::redact_url(&url)))?;
-    let master = MasterKey::load(&config)?;
+    let master = Arc::new(MasterKey::load(&config)?);
     let secrets = Secrets::load_or_create(store.as_ref(), &master, clock.now())
         .await
         .context("cannot load key material")?;
     let key =
         SigningKey::from_pkcs8(&secrets.signing_key_pkcs8).context("signing key is unreadable")?;
+    let stored_keys = StoredSigningKeys {
+        store: store.clone(),
+        master,
+    };
+    let signing_keys = stored_keys
+        .keys()
+        .await
+        .context("cannot load the signing keys")?;
+    // Retired keys verify the tokens they signed for as long as the longest token this service mints lives.
+    let retention =
+        chrono::Duration::from_std(config.auth.admin_token_ttl).unwrap_or(chrono::Duration::MAX);
+    let ring = KeyRing::with_source(signing_keys, Box::new(stored_keys), retention);
     let external = ExternalIssuers::new(
         config.auth.issuers.clone(),
         chrono::Duration::from_std(config.auth.leeway).unwrap_or(chrono::Duration::MAX),
@@ -82,6 +94,7 @@ pub async fn build_services(
         config.auth.audience.clone(),
         config.auth.leeway,
     )
+    .with_key_ring(ring)
     .with_external(external);
     let services = Arc::new(Services::new(
         store,

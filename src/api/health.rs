@@ -67,5 +67,5 @@ pub async fn readyz(State(s): State<AppState>) -> Result<Json<Readiness>, ApiErr
 /// The public keys that verify this service's tokens (JWKS).
 #[utoipa::path(get, path = "/oauth/v2/keys", tag = "Operations", responses((status = 200, description = "JSON Web Key Set", body = JsonWebKeySet)))]
 pub async fn jwks(State(s): State<AppState>) -> Json<Value> {
-    Json(s.tokens.jwks())
+    Json(s.tokens.jwks(s.clock.now()))
 }

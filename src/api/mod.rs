@@ -8,6 +8,7 @@ pub mod health;
 pub mod input;
 mod layers;
 pub mod metrics;
+pub mod oauth;
 mod openapi_doc;
 pub mod request_log;
 pub mod types;
@@ -77,6 +78,8 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(v1_management::add_machine_user))
         .routes(routes!(v1_management::add_personal_access_token))
         .routes(routes!(v1_management::remove_personal_access_token))
+        .routes(routes!(oauth::generate_machine_secret))
+        .routes(routes!(oauth::add_machine_key))
         .routes(routes!(v1_management::add_org_member))
         .routes(routes!(v1_changes::list_user_changes))
         .routes(routes!(admin::add_iam_member))
@@ -129,6 +132,12 @@ pub fn router(state: AppState) -> Router {
     let app = api
         .merge(v2beta())
         .route("/metrics", get(metrics::metrics))
+        // OAuth's own shapes (a form in, RFC 6749 JSON out), for OAuth clients rather than SDK generators.
+        .route(
+            "/.well-known/openid-configuration",
+            get(oauth::openid_configuration),
+        )
+        .route("/oauth/v2/token", post(oauth::token))
         .merge(
             SwaggerUi::new("/docs")
                 .url("/openapi.json", doc)

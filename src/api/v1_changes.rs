@@ -150,6 +150,8 @@ fn describe(event_type: &str) -> &str {
         "user.human.phone.verification.failed" => "Phone verification failed",
         "user.personal.access.token.added" => "Personal access token added",
         "user.personal.access.token.removed" => "Personal access token removed",
+        "user.machine.secret.set" => "Client secret generated",
+        "user.machine.key.added" => "Key added",
         "user.deactivated" => "User deactivated",
         "user.reactivated" => "User reactivated",
         "user.removed" => "User removed",

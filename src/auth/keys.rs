@@ -57,4 +57,9 @@ impl SigningKey {
     pub fn jwks(&self) -> Value {
         json!({ "keys": [self.jwk] })
     }
+
+    /// The public key as a JWK.
+    pub fn jwk(&self) -> &Value {
+        &self.jwk
+    }
 }

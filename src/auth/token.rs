@@ -52,7 +52,7 @@ pub enum TokenError {
 }
 
 pub struct TokenService {
-    key: SigningKey,
+    ring: super::KeyRing,
     issuer: String,
     audience: String,
     leeway: Duration,
@@ -68,13 +68,18 @@ impl TokenService {
         leeway: std::time::Duration,
     ) -> Self {
         Self {
-            key,
+            ring: super::KeyRing::fixed(key),
             issuer,
             audience,
             leeway: Duration::from_std(leeway).unwrap_or(Duration::MAX),
             proven: TokenCache::default(),
             external: None,
         }
+    }
+
+    /// Keys from `ring` (current and retired, reloaded on an unknown key) instead of the one given to `new`.
+    pub fn with_key_ring(self, ring: super::KeyRing) -> Self {
+        Self { ring, ..self }
     }
 
     /// Also accepts tokens from these identity providers.
@@ -96,11 +101,16 @@ impl TokenService {
         {
             return Ok(verified);
         }
-        self.verify(token, now)
+        match self.verify(token, now) {
+            // Signed by a key another process made: learn the keys anew, then try once more.
+            Err(TokenError::UnknownKey) if self.ring.reload(now).await => self.verify(token, now),
+            other => other,
+        }
     }
 
-    pub fn jwks(&self) -> serde_json::Value {
-        self.key.jwks()
+    /// The public keys that verify tokens at `now`.
+    pub fn jwks(&self, now: DateTime<Utc>) -> serde_json::Value {
+        self.ring.jwks(now)
     }
 
     /// Signs a token for `user_id` with id `token_id`, valid from `now` for `ttl`.
@@ -133,8 +143,9 @@ impl TokenService {
         expires_at: DateTime<Utc>,
         pat: bool,
     ) -> Result<String, TokenError> {
+        let keys = self.ring.snapshot();
         let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(self.key.kid.clone());
+        header.kid = Some(keys.current.kid.clone());
         let claims = Claims {
             iss: self.issuer.clone(),
             sub: user_id.to_owned(),
@@ -145,7 +156,7 @@ impl TokenService {
             jti: token_id.to_owned(),
             pat,
         };
-        jsonwebtoken::encode(&header, &claims, &self.key.encoding)
+        jsonwebtoken::encode(&header, &claims, &keys.current.encoding)
             .map_err(|e| TokenError::Signing(e.to_string()))
     }
 
@@ -155,7 +166,7 @@ impl TokenService {
         let claims = match self.proven.get(token) {
             Some(claims) => claims,
             None => {
-                let claims = self.prove(token)?;
+                let claims = self.prove(token, now)?;
                 self.proven.insert(token, claims.clone());
                 claims
             }
@@ -180,13 +191,15 @@ impl TokenService {
     }
 
     /// What the signature proves: everything but the times, which depend on when the token is used.
-    fn prove(&self, token: &str) -> Result<ProvenClaims, TokenError> {
+    fn prove(&self, token: &str, now: DateTime<Utc>) -> Result<ProvenClaims, TokenError> {
         // `alg: none` and unknown algorithms fail here: the header parser knows only real algorithms.
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| TokenError::Malformed(e.to_string()))?;
-        if header.kid.as_deref() != Some(self.key.kid.as_str()) {
-            return Err(TokenError::UnknownKey);
-        }
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.ring.verifying_key(kid, now))
+            .ok_or(TokenError::UnknownKey)?;
         if header.alg != Algorithm::ES256 {
             return Err(TokenError::Algorithm);
         }
@@ -200,7 +213,7 @@ impl TokenService {
             .into_iter()
             .map(String::from)
             .collect::<HashSet<_>>();
-        let data = jsonwebtoken::decode::<Claims>(token, &self.key.decoding, &validation)
+        let data = jsonwebtoken::decode::<Claims>(token, &key, &validation)
             .map_err(|e| TokenError::Rejected(e.to_string()))?;
         let claims = data.claims;
         Ok(ProvenClaims {
@@ -292,7 +305,10 @@ mod tests {
     #[test]
     fn alg_none_and_garbage_are_refused() {
         let s = service();
-        let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"none","kid":"{}"}}"#, s.key.kid));
+        let header = URL_SAFE_NO_PAD.encode(format!(
+            r#"{{"alg":"none","kid":"{}"}}"#,
+            s.ring.snapshot().current.kid
+        ));
         let body = URL_SAFE_NO_PAD
             .encode(r#"{"sub":"42","iss":"iss","aud":"aud","exp":9999999999,"nbf":0}"#);
         assert!(s.verify(&format!("{header}.{body}."), now()).is_err());

@@ -172,6 +172,11 @@ pub trait Store: Send + Sync + 'static {
         candidate: &str,
         now: DateTime<Utc>,
     ) -> Result<String, StoreError>;
+    /// The secrets whose name starts with `prefix`: (name, value, when stored).
+    async fn secrets_named_like(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, String, DateTime<Utc>)>, StoreError>;
     /// Sets secret `name` to `new` if it still holds `old` (else leaves it: another process got there first).
     async fn replace_secret(&self, name: &str, old: &str, new: &str) -> Result<(), StoreError>;
     async fn events(&self, aggregate_id: &str) -> Result<Vec<StoredEvent>, StoreError>;

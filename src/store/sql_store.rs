@@ -196,6 +196,27 @@ where
         Ok(value)
     }
 
+    async fn secrets_named_like(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, String, DateTime<Utc>)>, StoreError> {
+        let pattern = format!("{prefix}%");
+        let names: Vec<(String,)> = sqlx::query_as(queries::SECRET_NAMES_LIKE)
+            .bind(pattern.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        let mut secrets = Vec::with_capacity(names.len());
+        for (name,) in names {
+            let (value, at): (String, i64) = sqlx::query_as(queries::SECRET_WITH_TIME)
+                .bind(name.as_str())
+                .fetch_one(&self.pool)
+                .await?;
+            let at = super::rows::from_micros(at, "secrets.created_at")?;
+            secrets.push((name, value, at));
+        }
+        Ok(secrets)
+    }
+
     async fn replace_secret(&self, name: &str, old: &str, new: &str) -> Result<(), StoreError> {
         sqlx::query(queries::REPLACE_SECRET)
             .bind(name)

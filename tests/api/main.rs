@@ -22,6 +22,7 @@ mod phone_v1;
 mod phone_v2;
 mod providers;
 mod rpc;
+mod service_accounts;
 mod sms_pumping;
 mod store_contract;
 mod users;
@@ -65,6 +66,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
     tests.extend(metrics::tests());
     tests.extend(sms_pumping::tests());
     tests.extend(external_issuers::tests());
+    tests.extend(service_accounts::tests());
     tests
 }
 

@@ -16,6 +16,10 @@ pub(crate) struct Fixture {
     pub(crate) gateway: u16,
     pub(crate) org_id: String,
     pub(crate) pat: String,
+    /// The same machine user's client secret (its client ID is its user ID) and key file.
+    pub(crate) machine_id: String,
+    pub(crate) client_secret: String,
+    pub(crate) key_file: PathBuf,
     pub(crate) cli_token: String,
     pub(crate) self_user_id: String,
     pub(crate) self_token: String,
@@ -100,6 +104,19 @@ impl Fixture {
         user_manager(&machine)?;
         let path = format!("/management/v1/users/{machine}/pats");
         let pat = field(&call("POST", &path, Some(json!({})))?, "/token")?;
+        let path = format!("/management/v1/users/{machine}/secret");
+        let client_secret = field(&call("PUT", &path, Some(json!({})))?, "/clientSecret")?;
+        let path = format!("/management/v1/users/{machine}/keys");
+        let key_details = field(
+            &call("POST", &path, Some(json!({"type": "KEY_TYPE_JSON"})))?,
+            "/keyDetails",
+        )?;
+        let key_file = dir.path().join("machine-key.json");
+        use base64::Engine;
+        let key_json = base64::engine::general_purpose::STANDARD
+            .decode(key_details)
+            .map_err(|e| e.to_string())?;
+        std::fs::write(&key_file, key_json).map_err(|e| e.to_string())?;
 
         let manager = human("cli-manager")?;
         user_manager(&manager)?;
@@ -114,6 +131,9 @@ impl Fixture {
             gateway,
             org_id,
             pat,
+            machine_id: machine.clone(),
+            client_secret,
+            key_file,
             cli_token,
             self_user_id,
             self_token,

@@ -49,6 +49,10 @@ enum Token {
     Pat,
     /// `phoneverify token --user-id` for a human user with ORG_USER_MANAGER.
     Cli,
+    /// The machine user's client secret, through the SDK's client credentials sign-in.
+    ClientSecret,
+    /// The machine user's key file, through the SDK's private key (JWT profile) sign-in.
+    KeyFile,
 }
 
 struct Client {
@@ -88,6 +92,20 @@ const CLIENTS: &[Client] = &[
         script: "flow.py",
         args: &[],
         token: Token::Cli,
+    },
+    Client {
+        name: "python_zitadel_client::user_v2_with_client_credentials",
+        runtime: Runtime::Python,
+        script: "flow.py",
+        args: &[],
+        token: Token::ClientSecret,
+    },
+    Client {
+        name: "python_zitadel_client::user_v2_with_private_key",
+        runtime: Runtime::Python,
+        script: "flow.py",
+        args: &[],
+        token: Token::KeyFile,
     },
     Client {
         name: "npm_zitadel_client::user_v2_grpc",
@@ -210,9 +228,11 @@ fn run_client(shared: &Shared, index: usize, client: &Client, show: bool) -> Res
         Runtime::Python => "python",
         Runtime::Node => "node",
     });
-    let token = match client.token {
-        Token::Pat => &fixture.pat,
-        Token::Cli => &fixture.cli_token,
+    let (auth, token) = match client.token {
+        Token::Pat => ("token", fixture.pat.as_str()),
+        Token::Cli => ("token", fixture.cli_token.as_str()),
+        Token::ClientSecret => ("client_credentials", ""),
+        Token::KeyFile => ("private_key", ""),
     };
     // Two numbers per trial, valid Swiss mobile numbers (+41 79 …) no other trial uses.
     let phone = |k: usize| format!("+417955{index:02}{k:03}");
@@ -221,7 +241,11 @@ fn run_client(shared: &Shared, index: usize, client: &Client, show: bool) -> Res
         .arg(dir.join(client.script))
         .args(client.args)
         .env("PV_URL", format!("http://127.0.0.1:{}", fixture.port))
+        .env("PV_AUTH", auth)
         .env("PV_TOKEN", token)
+        .env("PV_CLIENT_ID", &fixture.machine_id)
+        .env("PV_CLIENT_SECRET", &fixture.client_secret)
+        .env("PV_KEY_FILE", &fixture.key_file)
         .env("PV_ORG_ID", &fixture.org_id)
         .env("PV_NAME", format!("client-{index}"))
         .env("PV_PHONE_A", phone(1))

@@ -211,6 +211,13 @@ impl Client {
     }
 }
 
+/// The `kid` in a token's header.
+pub fn kid_of(token: &str) -> String {
+    let header = token.split('.').next().unwrap();
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
+    header["kid"].as_str().unwrap().to_owned()
+}
+
 pub fn subject_of(token: &str) -> String {
     let payload = token.split('.').nth(1).unwrap();
     let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();

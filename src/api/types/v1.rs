@@ -232,3 +232,46 @@ pub struct AddPersonalAccessTokenResponse {
     pub token: String,
     pub details: Details,
 }
+
+/// GenerateMachineSecret takes no fields.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct GenerateMachineSecretRequest {}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerateMachineSecretResponse {
+    /// For the client credentials grant: the machine user's ID.
+    pub client_id: String,
+    /// Shown once; only its hash is kept. A new secret replaces the previous one.
+    pub client_secret: String,
+    pub details: Details,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AddMachineKeyRequest {
+    /// `KEY_TYPE_JSON` (unspecified means the same).
+    #[serde(rename = "type")]
+    pub key_type: Option<KeyType>,
+    /// RFC 3339; without it the key does not expire (9999-01-01), as in ZITADEL.
+    #[serde(alias = "expiration_date")]
+    pub expiration_date: Option<DateTime<Utc>>,
+}
+
+/// The key file format: JSON, ZITADEL's only one.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[allow(clippy::enum_variant_names, non_camel_case_types)]
+pub enum KeyType {
+    KEY_TYPE_UNSPECIFIED,
+    KEY_TYPE_JSON,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AddMachineKeyResponse {
+    pub key_id: String,
+    /// Base64 of the key file (`{"type":"serviceaccount","keyId","key","expirationDate","userId"}`) that
+    /// ZITADEL's SDKs read; it holds the private key, which is not kept.
+    pub key_details: String,
+    pub details: Details,
+}

@@ -42,6 +42,17 @@ pub enum UserEvent {
         rename_all = "camelCase"
     )]
     PersonalAccessTokenRemoved { token_id: String },
+    /// A new client secret for the client credentials grant; only its hash is kept.
+    #[serde(rename = "user.machine.secret.set", rename_all = "camelCase")]
+    MachineSecretSet { secret_hash: String },
+    /// A public key whose private half signs JWT-profile assertions (the key file handed out once).
+    #[serde(rename = "user.machine.key.added", rename_all = "camelCase")]
+    MachineKeyAdded {
+        key_id: String,
+        /// Base64 of the RSA public key (PKCS#1 DER).
+        public_key: String,
+        expiration: DateTime<Utc>,
+    },
     #[serde(rename = "user.deactivated")]
     Deactivated,
     #[serde(rename = "user.reactivated")]

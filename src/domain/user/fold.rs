@@ -58,7 +58,9 @@ impl User {
             UserEvent::HumanAdded(_)
             | UserEvent::MachineAdded(_)
             | UserEvent::PersonalAccessTokenAdded { .. }
-            | UserEvent::PersonalAccessTokenRemoved { .. } => {}
+            | UserEvent::PersonalAccessTokenRemoved { .. }
+            | UserEvent::MachineSecretSet { .. }
+            | UserEvent::MachineKeyAdded { .. } => {}
             UserEvent::Deactivated => user.state = UserState::Inactive,
             UserEvent::Reactivated => user.state = UserState::Active,
             UserEvent::Removed => user.state = UserState::Removed,
@@ -122,6 +124,8 @@ fn apply_phone(human: &mut Human, event: &UserEvent, meta: EventMeta) {
         | UserEvent::MachineAdded(_)
         | UserEvent::PersonalAccessTokenAdded { .. }
         | UserEvent::PersonalAccessTokenRemoved { .. }
+        | UserEvent::MachineSecretSet { .. }
+        | UserEvent::MachineKeyAdded { .. }
         | UserEvent::Deactivated
         | UserEvent::Reactivated
         | UserEvent::Removed => {}

@@ -1,6 +1,7 @@
 //! The user aggregate: its state (folded from its events in `fold`) and the rules decided on that state
 //! (`phone` for the phone number and its codes, `lifecycle` for creating, deactivating and removing users).
 
+mod credentials;
 mod events;
 mod fold;
 mod lifecycle;
@@ -15,6 +16,7 @@ use super::ids::{OrgId, UserId};
 use super::names::{Email, Username};
 use super::phone::PhoneNumber;
 
+pub use credentials::{MachineCredentials, MachineKey};
 pub use events::{CodeAdded, HumanAdded, MachineAdded, UserEvent};
 pub use lifecycle::{HumanInput, MachineInput, pat_default_expiration};
 pub use phone::{CodeTimes, Cooldown, IssuedCode, PhoneProof, ResendPrecondition};

@@ -1,12 +1,19 @@
 """The phone flow of ZITADEL's user service v2, driven with ZITADEL's official Python SDK (`zitadel-client`).
 
 Run by tests/official_clients.rs against the real phoneverify binary. The SDK speaks Connect unary with JSON
-(POST /zitadel.user.v2.UserService/<Method>); it is set up with `Zitadel.with_access_token`, the SDK's way to
-use a personal access token, which it sends as a plain bearer token (so a `phoneverify token` works too).
+(POST /zitadel.user.v2.UserService/<Method>). It signs in the way PV_AUTH names: `Zitadel.with_access_token`
+(a personal access token or a `phoneverify token`, sent as a plain bearer token), `with_client_credentials`
+(a machine user's client secret, exchanged at the token endpoint found through
+/.well-known/openid-configuration) or `with_private_key` (a machine key file, whose key signs a JWT-profile
+assertion).
 
 Environment:
   PV_URL       the server, e.g. http://127.0.0.1:8080
-  PV_TOKEN     the bearer token (a PAT or a `phoneverify token`) of a caller with user.write in PV_ORG_ID
+  PV_AUTH      token (default), client_credentials or private_key
+  PV_TOKEN     with token: the bearer token (a PAT or a `phoneverify token`) of a caller with user.write in
+               PV_ORG_ID
+  PV_CLIENT_ID, PV_CLIENT_SECRET   with client_credentials: a machine user's ID and secret
+  PV_KEY_FILE  with private_key: the path of a machine user's key file
   PV_ORG_ID    the organization the user is created in
   PV_NAME      a name for this run, unique per server (usernames are made from it)
   PV_PHONE_A   two valid numbers in E.164 that no other run uses
@@ -106,7 +113,14 @@ def decode_error_detail(value_b64):
 def main():
     url, org_id, name = env("PV_URL"), env("PV_ORG_ID"), env("PV_NAME")
     phone_a, phone_b = env("PV_PHONE_A"), env("PV_PHONE_B")
-    client = Zitadel.with_access_token(url, env("PV_TOKEN"))
+    auth = os.environ.get("PV_AUTH", "token")
+    if auth == "client_credentials":
+        client = Zitadel.with_client_credentials(url, env("PV_CLIENT_ID"), env("PV_CLIENT_SECRET"))
+    elif auth == "private_key":
+        client = Zitadel.with_private_key(url, env("PV_KEY_FILE"))
+    else:
+        client = Zitadel.with_access_token(url, env("PV_TOKEN"))
+    check(True, f"signed in with {auth}")
     users = client.users
 
     added = users.add_human_user(
