@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use axum::Json;
@@ -32,7 +32,9 @@ const AUDIENCE: &str = "phoneverify-api";
 struct IdpKey {
     kid: String,
     alg: Algorithm,
-    encoding: EncodingKey,
+    /// ES256 and EdDSA keys sign through jsonwebtoken; RSA keys (made by aws-lc-rs) sign directly.
+    encoding: Option<EncodingKey>,
+    rsa: Option<aws_lc_rs::rsa::KeyPair>,
     jwk: Value,
 }
 
@@ -43,7 +45,8 @@ fn es256(kid: &str) -> Result<IdpKey> {
     Ok(IdpKey {
         kid: kid.into(),
         alg: Algorithm::ES256,
-        encoding: EncodingKey::from_ec_der(&pkcs8),
+        encoding: Some(EncodingKey::from_ec_der(&pkcs8)),
+        rsa: None,
         jwk,
     })
 }
@@ -57,8 +60,24 @@ fn ed25519(kid: &str) -> Result<IdpKey> {
     Ok(IdpKey {
         kid: kid.into(),
         alg: Algorithm::EdDSA,
-        encoding: EncodingKey::from_ed_der(pkcs8.as_ref()),
+        encoding: Some(EncodingKey::from_ed_der(pkcs8.as_ref())),
+        rsa: None,
         jwk: json!({"kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "use": "sig", "alg": "EdDSA"}),
+    })
+}
+
+fn rs256(kid: &str) -> Result<IdpKey> {
+    use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize, PublicKeyComponents};
+    let pair = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| anyhow::anyhow!("no RSA key"))?;
+    let parts = PublicKeyComponents::<Vec<u8>>::from(pair.public_key());
+    let jwk = json!({"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256",
+        "n": URL_SAFE_NO_PAD.encode(&parts.n), "e": URL_SAFE_NO_PAD.encode(&parts.e)});
+    Ok(IdpKey {
+        kid: kid.into(),
+        alg: Algorithm::RS256,
+        encoding: None,
+        rsa: Some(pair),
+        jwk,
     })
 }
 
@@ -66,7 +85,24 @@ impl IdpKey {
     fn sign(&self, claims: &Value) -> Result<String> {
         let mut header = Header::new(self.alg);
         header.kid = Some(self.kid.clone());
-        Ok(jsonwebtoken::encode(&header, claims, &self.encoding)?)
+        if let Some(encoding) = &self.encoding {
+            return Ok(jsonwebtoken::encode(&header, claims, encoding)?);
+        }
+        let pair = self.rsa.as_ref().context("an RSA key")?;
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header)?),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let mut signature = vec![0; pair.public_modulus_len()];
+        pair.sign(
+            &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+            &SystemRandom::new(),
+            input.as_bytes(),
+            &mut signature,
+        )
+        .map_err(|_| anyhow::anyhow!("RSA signing failed"))?;
+        Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
     }
 }
 
@@ -144,8 +180,8 @@ fn claims(app: &TestApp, sub: &str) -> Value {
 }
 
 async fn an_idp_token_calls_the_api_as_the_user_it_names(b: Backend) -> Result<()> {
-    let (k1, ed) = (es256("k1")?, ed25519("ed")?);
-    let idp = Idp::start(&[&k1, &ed]).await?;
+    let (k1, ed, rsa) = (es256("k1")?, ed25519("ed")?, rs256("rsa")?);
+    let idp = Idp::start(&[&k1, &ed, &rsa]).await?;
     let app = TestApp::spawn_with(&b, &idp.config()).await?;
     let id = app.human("ada").await?;
     app.set_phone(&id, PHONE_A)
@@ -158,11 +194,13 @@ async fn an_idp_token_calls_the_api_as_the_user_it_names(b: Backend) -> Result<(
     let me = app.get("/auth/v1/users/me").by(&token).send().await;
     check_eq!(me.ok()?["user"]["id"], json!(id));
     app.v1_me(&token).resend().send().await.ok()?;
-    // EdDSA works alike, and an `aud` list needs one accepted audience.
+    // EdDSA and RS256 work alike, and an `aud` list needs one accepted audience.
     let mut c = claims(&app, &id);
     c["aud"] = json!(["someone-else", AUDIENCE]);
-    let token = ed.sign(&c)?;
-    app.get("/auth/v1/users/me").by(&token).send().await.ok()?;
+    for key in [&ed, &rsa] {
+        let token = key.sign(&c)?;
+        app.get("/auth/v1/users/me").by(&token).send().await.ok()?;
+    }
     // Another issuer names the user by its own claim.
     let mut c = claims(&app, "not-a-user");
     c["iss"] = json!("https://claims.test");
