@@ -3,11 +3,12 @@
 //! answered code still verifies when nothing later was written). On SQLite, and on Postgres when
 //! PHONEVERIFY_TEST_POSTGRES_URL is set (reported as ignored otherwise).
 
+#[path = "support/scratch_db.rs"]
+mod scratch_db;
 #[path = "support/server.rs"]
 mod server;
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,9 +22,7 @@ const STORM: Duration = Duration::from_millis(1500);
 
 fn main() {
     let args = Arguments::from_args();
-    let pg = std::env::var("PHONEVERIFY_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|v| !v.is_empty());
+    let pg = scratch_db::postgres_server();
     let trials = vec![
         Trial::test("sqlite::answered_resends_survive_kill_9", || {
             let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
@@ -34,44 +33,14 @@ fn main() {
                 return Ok(());
             };
             let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-            let db = format!("pv_kill_{:016x}", rand::random::<u64>());
-            psql(&server, &format!("CREATE DATABASE {db}"))?;
-            let url = with_database(&server, &db);
-            let result = storm_then_kill(dir.path(), &[("PHONEVERIFY_DATABASE_URL", &url)]);
-            let _ = psql(
-                &server,
-                &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
-            );
-            result.map_err(Into::into)
+            scratch_db::with_scratch_database(&server, "pv_kill", |url| {
+                storm_then_kill(dir.path(), &[("PHONEVERIFY_DATABASE_URL", url)])
+            })
+            .map_err(Into::into)
         })
         .with_ignored_flag(std::env::var("PHONEVERIFY_TEST_POSTGRES_URL").is_err()),
     ];
     libtest_mimic::run(&args, trials).exit();
-}
-
-fn psql(url: &str, sql: &str) -> Result<(), String> {
-    let status = Command::new("psql")
-        .args(["-w", url, "-qc", sql])
-        .status()
-        .map_err(|e| format!("psql: {e}"))?;
-    status
-        .success()
-        .then_some(())
-        .ok_or(format!("psql failed: {sql}"))
-}
-
-fn with_database(server: &str, db: &str) -> String {
-    let (base, query) = server
-        .split_once('?')
-        .map_or((server, None), |(b, q)| (b, Some(q)));
-    let cut = base
-        .rfind('/')
-        .filter(|&i| i > base.find("://").map_or(0, |j| j + 2));
-    let base = cut.map_or(base, |i| &base[..i]);
-    match query {
-        Some(q) => format!("{base}/{db}?{q}"),
-        None => format!("{base}/{db}"),
-    }
 }
 
 /// What a client was told: (sequence, code) of each resend answered 200, per user.

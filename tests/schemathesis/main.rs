@@ -9,6 +9,8 @@
 //! `PHONEVERIFY_SCHEMATHESIS_SECS` seconds of generation (default 60); the seed is random unless
 //! `PHONEVERIFY_SCHEMATHESIS_SEED` is set, and a failure prints it so the run can be replayed.
 
+#[path = "../support/scratch_db.rs"]
+mod scratch_db;
 #[path = "../support/server.rs"]
 mod server;
 
@@ -24,9 +26,7 @@ const MIN_CASES: u64 = 300;
 
 fn main() {
     let args = Arguments::from_args();
-    let pg = std::env::var("PHONEVERIFY_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|v| !v.is_empty());
+    let pg = scratch_db::postgres_server();
     let trials = vec![
         Trial::test("sqlite::schemathesis_finds_nothing", || {
             let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
@@ -37,15 +37,10 @@ fn main() {
                 return Ok(());
             };
             let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-            let db = format!("pv_st_{:016x}", rand::random::<u64>());
-            psql(&server, &format!("CREATE DATABASE {db}"))?;
-            let url = with_database(&server, &db);
-            let result = run_against_server(dir.path(), &[("PHONEVERIFY_DATABASE_URL", &url)]);
-            let _ = psql(
-                &server,
-                &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
-            );
-            result.map_err(Into::into)
+            scratch_db::with_scratch_database(&server, "pv_st", |url| {
+                run_against_server(dir.path(), &[("PHONEVERIFY_DATABASE_URL", url)])
+            })
+            .map_err(Into::into)
         })
         .with_ignored_flag(std::env::var("PHONEVERIFY_TEST_POSTGRES_URL").is_err()),
     ];
@@ -219,30 +214,5 @@ impl InstallLock {
 impl Drop for InstallLock {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-fn psql(url: &str, sql: &str) -> Result<(), String> {
-    let status = Command::new("psql")
-        .args(["-w", url, "-qc", sql])
-        .status()
-        .map_err(|e| format!("psql: {e}"))?;
-    status
-        .success()
-        .then_some(())
-        .ok_or(format!("psql failed: {sql}"))
-}
-
-fn with_database(server: &str, db: &str) -> String {
-    let (base, query) = server
-        .split_once('?')
-        .map_or((server, None), |(b, q)| (b, Some(q)));
-    let cut = base
-        .rfind('/')
-        .filter(|&i| i > base.find("://").map_or(0, |j| j + 2));
-    let base = cut.map_or(base, |i| &base[..i]);
-    match query {
-        Some(q) => format!("{base}/{db}?{q}"),
-        None => format!("{base}/{db}"),
     }
 }

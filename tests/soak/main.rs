@@ -10,6 +10,8 @@
 //! thousands against the release build. On SQLite, and on
 //! Postgres when PHONEVERIFY_TEST_POSTGRES_URL is set (reported as ignored otherwise).
 
+#[path = "../support/scratch_db.rs"]
+mod scratch_db;
 #[path = "../support/server.rs"]
 mod server;
 
@@ -19,7 +21,6 @@ mod load;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 use std::time::Instant;
 
 use libtest_mimic::{Arguments, Trial};
@@ -27,9 +28,7 @@ use server::Server;
 
 fn main() {
     let args = Arguments::from_args();
-    let pg = std::env::var("PHONEVERIFY_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|v| !v.is_empty());
+    let pg = scratch_db::postgres_server();
     let trials = vec![
         Trial::test(
             "sqlite::answered_mutations_are_events_and_projections_rebuild_equal",
@@ -46,15 +45,10 @@ fn main() {
                     return Ok(());
                 };
                 let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-                let db = format!("pv_soak_{:016x}", rand::random::<u64>());
-                psql(&server, &format!("CREATE DATABASE {db}"))?;
-                let url = with_database(&server, &db);
-                let result = soak(dir.path(), &url, &[("PHONEVERIFY_DATABASE_URL", &url)]);
-                let _ = psql(
-                    &server,
-                    &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
-                );
-                result.map_err(Into::into)
+                scratch_db::with_scratch_database(&server, "pv_soak", |url| {
+                    soak(dir.path(), url, &[("PHONEVERIFY_DATABASE_URL", url)])
+                })
+                .map_err(Into::into)
             },
         )
         .with_ignored_flag(std::env::var("PHONEVERIFY_TEST_POSTGRES_URL").is_err()),
@@ -173,29 +167,4 @@ fn soak(dir: &Path, url: &str, env: &[(&str, &str)]) -> Result<(), String> {
 fn tail(log: &str) -> String {
     let lines: Vec<&str> = log.lines().collect();
     lines[lines.len().saturating_sub(30)..].join("\n")
-}
-
-fn psql(url: &str, sql: &str) -> Result<(), String> {
-    let status = Command::new("psql")
-        .args(["-w", url, "-qc", sql])
-        .status()
-        .map_err(|e| format!("psql: {e}"))?;
-    status
-        .success()
-        .then_some(())
-        .ok_or(format!("psql failed: {sql}"))
-}
-
-fn with_database(server: &str, db: &str) -> String {
-    let (base, query) = server
-        .split_once('?')
-        .map_or((server, None), |(b, q)| (b, Some(q)));
-    let cut = base
-        .rfind('/')
-        .filter(|&i| i > base.find("://").map_or(0, |j| j + 2));
-    let base = cut.map_or(base, |i| &base[..i]);
-    match query {
-        Some(q) => format!("{base}/{db}?{q}"),
-        None => format!("{base}/{db}"),
-    }
 }
