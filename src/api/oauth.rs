@@ -61,6 +61,11 @@ pub async fn add_machine_key(
 ) -> Result<Json<AddMachineKeyResponse>, ApiError> {
     // Both key types mean the JSON key file; anything else failed to parse as the enum (code 3).
     let _ = req.key_type;
+    if req.public_key.is_set() {
+        return Err(ApiError::unsupported_field(
+            "AddMachineKeyRequest.PublicKey",
+        ));
+    }
     let (written, key) = s
         .add_machine_key(&caller, org.as_deref(), &user_id, req.expiration_date)
         .await

@@ -169,6 +169,20 @@ async fn a_key_file_signs_assertions_that_buy_tokens(b: Backend) -> Result<()> {
         .send()
         .await;
     let details = r.field("keyDetails")?;
+    // A key of the caller's own is refused by name, not ignored; an unknown key type is bad input.
+    let keys = format!("/management/v1/users/{svc}/keys");
+    let own = app
+        .post(&keys)
+        .json(json!({"publicKey": "LS0tLS1CRUdJTg=="}))
+        .send()
+        .await;
+    own.err(501, 12, "API-N0tIm")?;
+    let bad = app
+        .post(&keys)
+        .json(json!({"type": "KEY_TYPE_X509"}))
+        .send()
+        .await;
+    check_eq!((bad.status, &bad.body["code"]), (400, &json!(3)));
     let key_file: Value = serde_json::from_slice(&STANDARD.decode(details)?)?;
     check_eq!(key_file["type"], json!("serviceaccount"));
     check_eq!(key_file["userId"], json!(svc));

@@ -256,6 +256,10 @@ pub struct AddMachineKeyRequest {
     /// RFC 3339; without it the key does not expire (9999-01-01), as in ZITADEL.
     #[serde(alias = "expiration_date")]
     pub expiration_date: Option<DateTime<Utc>>,
+    /// A public key of the caller's own: not supported (the key pair is always made here).
+    #[serde(alias = "public_key")]
+    #[schema(ignore)]
+    pub public_key: Unsupported,
 }
 
 /// The key file format: JSON, ZITADEL's only one.
