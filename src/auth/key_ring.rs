@@ -84,6 +84,16 @@ impl KeyRing {
             .map(|r| r.key.decoding.clone())
     }
 
+    /// Whether the key `kid` may verify at `now`.
+    pub fn verifies(&self, kid: &str, now: DateTime<Utc>) -> bool {
+        let keys = self.snapshot();
+        keys.current.kid == kid
+            || keys
+                .retired
+                .iter()
+                .any(|r| r.key.kid == kid && self.live(r, now))
+    }
+
     /// The public keys that verify at `now`, current first.
     pub fn jwks(&self, now: DateTime<Utc>) -> Value {
         let keys = self.snapshot();

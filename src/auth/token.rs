@@ -164,7 +164,12 @@ impl TokenService {
     /// A token whose signature was proven before is not checked again; its times are, on every call.
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<VerifiedToken, TokenError> {
         let claims = match self.proven.get(token) {
-            Some(claims) => claims,
+            // A proof stands while its key may verify: not once a retired key's retention is over.
+            Some(claims) if self.ring.verifies(&claims.kid, now) => claims,
+            Some(_) => {
+                self.proven.forget(token);
+                return Err(TokenError::UnknownKey);
+            }
             None => {
                 let claims = self.prove(token, now)?;
                 self.proven.insert(token, claims.clone());
@@ -195,10 +200,10 @@ impl TokenService {
         // `alg: none` and unknown algorithms fail here: the header parser knows only real algorithms.
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| TokenError::Malformed(e.to_string()))?;
-        let key = header
-            .kid
-            .as_deref()
-            .and_then(|kid| self.ring.verifying_key(kid, now))
+        let kid = header.kid.clone().unwrap_or_default();
+        let key = self
+            .ring
+            .verifying_key(&kid, now)
             .ok_or(TokenError::UnknownKey)?;
         if header.alg != Algorithm::ES256 {
             return Err(TokenError::Algorithm);
@@ -222,6 +227,7 @@ impl TokenService {
             expires_at: claims.exp,
             not_before: claims.nbf,
             personal: claims.pat,
+            kid,
         })
     }
 }
@@ -245,6 +251,45 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap()
+    }
+
+    struct Unreachable;
+
+    #[async_trait::async_trait]
+    impl crate::auth::SigningKeySource for Unreachable {
+        async fn load(&self) -> Result<crate::auth::SigningKeys, String> {
+            Err("not here".into())
+        }
+    }
+
+    #[test]
+    fn a_remembered_token_stops_working_when_its_retired_key_does() {
+        let pkcs8 = super::super::keys::generate_pkcs8().unwrap();
+        let s = TokenService::new(
+            SigningKey::from_pkcs8(&pkcs8).unwrap(),
+            "iss".into(),
+            "aud".into(),
+            std::time::Duration::from_secs(5),
+        );
+        let token = s.mint("u1", "t1", now(), Duration::days(3)).unwrap();
+        assert!(s.verify(&token, now()).is_ok());
+        // Rotated: the signing key is retired now, and verifies for one more day.
+        let keys = crate::auth::SigningKeys {
+            current: SigningKey::from_pkcs8(&super::super::keys::generate_pkcs8().unwrap())
+                .unwrap(),
+            retired: vec![crate::auth::RetiredKey {
+                key: SigningKey::from_pkcs8(&pkcs8).unwrap(),
+                retired_at: now(),
+            }],
+        };
+        let ring =
+            crate::auth::KeyRing::with_source(keys, Box::new(Unreachable), Duration::days(1));
+        let s = s.with_key_ring(ring);
+        assert!(s.verify(&token, now() + Duration::hours(23)).is_ok());
+        assert!(matches!(
+            s.verify(&token, now() + Duration::days(2)),
+            Err(TokenError::UnknownKey)
+        ));
     }
 
     #[test]

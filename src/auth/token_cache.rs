@@ -18,6 +18,8 @@ pub struct ProvenClaims {
     pub expires_at: i64,
     pub not_before: i64,
     pub personal: bool,
+    /// The key that signed it: a proof stands only while that key may still verify.
+    pub kid: String,
 }
 
 pub struct TokenCache {
@@ -71,6 +73,7 @@ mod tests {
             expires_at: 100,
             not_before: 0,
             personal: false,
+            kid: "k".into(),
         }
     }
 
