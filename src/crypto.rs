@@ -45,7 +45,6 @@ pub fn random_bytes(n: usize) -> Result<Vec<u8>, CryptoError> {
 /// The installation's secrets. Each is created by whichever process asks first; later starts and other
 /// processes read the same values. They are stored sealed with the master key.
 pub struct Secrets {
-    pub signing_key_pkcs8: Vec<u8>,
     pub code_hasher: CodeHasher,
     pub job_cipher: JobCipher,
 }
@@ -56,12 +55,9 @@ impl Secrets {
         master: &MasterKey,
         now: DateTime<Utc>,
     ) -> Result<Self, CryptoError> {
-        let candidate = crate::auth::keys::generate_pkcs8()?;
-        let signing = stored(store, master, SIGNING_KEY, &candidate, now).await?;
         let hmac = stored(store, master, CODE_HMAC_KEY, &random_bytes(32)?, now).await?;
         let job = stored(store, master, JOB_KEY, &random_bytes(32)?, now).await?;
         Ok(Self {
-            signing_key_pkcs8: signing,
             code_hasher: CodeHasher::new(&hmac),
             job_cipher: JobCipher::new(&job)?,
         })
@@ -111,19 +107,48 @@ impl crate::auth::SigningKeySource for StoredSigningKeys {
 }
 
 impl StoredSigningKeys {
+    /// The keys as a start needs them: the current one made first if there is none (first writer wins).
+    pub async fn load_or_create(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<crate::auth::SigningKeys, CryptoError> {
+        let candidate = crate::auth::keys::generate_pkcs8()?;
+        let current = stored(
+            self.store.as_ref(),
+            &self.master,
+            SIGNING_KEY,
+            &candidate,
+            now,
+        )
+        .await?;
+        let current = crate::auth::SigningKey::from_pkcs8(&current)?;
+        Ok(crate::auth::SigningKeys {
+            current,
+            retired: self.retired().await?,
+        })
+    }
+
+    /// The keys as stored now.
     pub async fn keys(&self) -> Result<crate::auth::SigningKeys, CryptoError> {
-        use crate::auth::{RetiredKey, SigningKey};
         let current = self
             .store
             .secret(SIGNING_KEY, "", DateTime::UNIX_EPOCH)
             .await?;
-        let current = SigningKey::from_pkcs8(&self.master.open(SIGNING_KEY, &current)?)?;
+        let current =
+            crate::auth::SigningKey::from_pkcs8(&self.master.open(SIGNING_KEY, &current)?)?;
+        Ok(crate::auth::SigningKeys {
+            current,
+            retired: self.retired().await?,
+        })
+    }
+
+    async fn retired(&self) -> Result<Vec<crate::auth::RetiredKey>, CryptoError> {
         let mut retired = Vec::new();
         for (name, value, retired_at) in self.store.secrets_named_like(RETIRED_SIGNING_KEY).await? {
-            let key = SigningKey::from_pkcs8(&self.master.open(&name, &value)?)?;
-            retired.push(RetiredKey { key, retired_at });
+            let key = crate::auth::SigningKey::from_pkcs8(&self.master.open(&name, &value)?)?;
+            retired.push(crate::auth::RetiredKey { key, retired_at });
         }
-        Ok(crate::auth::SigningKeys { current, retired })
+        Ok(retired)
     }
 
     /// A new current key; the old one is kept as retired (from `now`). Returns the old and the new `kid`.

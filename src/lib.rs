@@ -30,7 +30,7 @@ use chrono::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::auth::{ExternalIssuers, KeyRing, SigningKey, TokenService};
+use crate::auth::{ExternalIssuers, KeyRing, TokenService};
 use crate::config::Config;
 use crate::crypto::{Secrets, StoredSigningKeys};
 use crate::domain::clock::{Clock, SystemClock};
@@ -70,14 +70,12 @@ pub async fn build_services(
     let secrets = Secrets::load_or_create(store.as_ref(), &master, clock.now())
         .await
         .context("cannot load key material")?;
-    let key =
-        SigningKey::from_pkcs8(&secrets.signing_key_pkcs8).context("signing key is unreadable")?;
     let stored_keys = StoredSigningKeys {
         store: store.clone(),
         master,
     };
     let signing_keys = stored_keys
-        .keys()
+        .load_or_create(clock.now())
         .await
         .context("cannot load the signing keys")?;
     // Retired keys verify the tokens they signed for as long as the longest token this service mints lives.
@@ -89,12 +87,11 @@ pub async fn build_services(
         chrono::Duration::from_std(config.auth.leeway).unwrap_or(chrono::Duration::MAX),
     )?;
     let tokens = TokenService::new(
-        key,
+        ring,
         config.auth.issuer.clone(),
         config.auth.audience.clone(),
         config.auth.leeway,
     )
-    .with_key_ring(ring)
     .with_external(external);
     let services = Arc::new(Services::new(
         store,

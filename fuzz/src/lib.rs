@@ -75,7 +75,7 @@ fn tokens() -> &'static Tokens {
         let pkcs8 = phoneverify::auth::keys::generate_pkcs8().expect("key generation");
         let key = SigningKey::from_pkcs8(&pkcs8).expect("fresh key");
         let service = TokenService::new(
-            key,
+            phoneverify::auth::KeyRing::fixed(key),
             "phoneverify".into(),
             "phoneverify".into(),
             std::time::Duration::from_secs(5),

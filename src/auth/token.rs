@@ -6,7 +6,6 @@ use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use super::keys::SigningKey;
 use super::token_cache::{ProvenClaims, TokenCache, epoch_secs};
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -62,13 +61,13 @@ pub struct TokenService {
 
 impl TokenService {
     pub fn new(
-        key: SigningKey,
+        ring: super::KeyRing,
         issuer: String,
         audience: String,
         leeway: std::time::Duration,
     ) -> Self {
         Self {
-            ring: super::KeyRing::fixed(key),
+            ring,
             issuer,
             audience,
             leeway: Duration::from_std(leeway).unwrap_or(Duration::MAX),
@@ -77,8 +76,9 @@ impl TokenService {
         }
     }
 
-    /// Keys from `ring` (current and retired, reloaded on an unknown key) instead of the one given to `new`.
-    pub fn with_key_ring(self, ring: super::KeyRing) -> Self {
+    /// The same service (its cache of proven tokens included) with other keys: a rotation, in tests.
+    #[cfg(test)]
+    fn with_key_ring(self, ring: super::KeyRing) -> Self {
         Self { ring, ..self }
     }
 
@@ -235,6 +235,7 @@ impl TokenService {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::SigningKey;
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use chrono::TimeZone;
@@ -242,7 +243,7 @@ mod tests {
     fn service() -> TokenService {
         let key = SigningKey::from_pkcs8(&super::super::keys::generate_pkcs8().unwrap()).unwrap();
         TokenService::new(
-            key,
+            crate::auth::KeyRing::fixed(key),
             "iss".into(),
             "aud".into(),
             std::time::Duration::from_secs(5),
@@ -266,7 +267,7 @@ mod tests {
     fn a_remembered_token_stops_working_when_its_retired_key_does() {
         let pkcs8 = super::super::keys::generate_pkcs8().unwrap();
         let s = TokenService::new(
-            SigningKey::from_pkcs8(&pkcs8).unwrap(),
+            crate::auth::KeyRing::fixed(SigningKey::from_pkcs8(&pkcs8).unwrap()),
             "iss".into(),
             "aud".into(),
             std::time::Duration::from_secs(5),

@@ -15,7 +15,7 @@ use serde_json::json;
 use super::write::Decision;
 use super::{Caller, Result, ServiceError, Services, Written};
 use crate::domain::DomainError;
-use crate::domain::ids::UserId;
+use crate::domain::ids::{OrgId, UserId};
 use crate::domain::permission::USER_WRITE;
 use crate::domain::user::{MachineCredentials, User, UserEvent, UserKind, pat_default_expiration};
 
@@ -72,10 +72,10 @@ impl Services {
         org_header: Option<&str>,
         user_id: &str,
     ) -> Result<(Written, NewSecret)> {
-        let user_id = self.machine_target(caller, org_header, user_id).await?;
+        let (user_id, org_id) = self.machine_target(caller, org_header, user_id).await?;
         let secret = URL_SAFE_NO_PAD.encode(crate::crypto::random_bytes(32)?);
         let hash = secret_hash(&secret);
-        let (user_id, org_id) = (&user_id, &self.context_org(caller, org_header).await?);
+        let (user_id, org_id) = (&user_id, &org_id);
         let committed = self
             .execute(caller.user_id.as_str(), move || {
                 let hash = hash.clone();
@@ -105,8 +105,7 @@ impl Services {
         user_id: &str,
         expiration: Option<DateTime<Utc>>,
     ) -> Result<(Written, NewKey)> {
-        let user_id = self.machine_target(caller, org_header, user_id).await?;
-        let org_id = self.context_org(caller, org_header).await?;
+        let (user_id, org_id) = self.machine_target(caller, org_header, user_id).await?;
         let now = self.clock.now();
         let expiration = expiration.unwrap_or_else(pat_default_expiration);
         let pair = RsaKeyPair::generate(KeySize::Rsa2048)
@@ -143,19 +142,19 @@ impl Services {
         Ok((written, NewKey { key_id, key_file }))
     }
 
-    /// The machine user a credential call is about: the caller needs user.write in the context org, and may
-    /// not hand out credentials for roles it could not grant itself.
+    /// The machine user a credential call is about, and the context org it must be in: the caller needs
+    /// user.write there, and may not hand out credentials for roles it could not grant itself.
     async fn machine_target(
         &self,
         caller: &Caller,
         org_header: Option<&str>,
         user_id: &str,
-    ) -> Result<UserId> {
+    ) -> Result<(UserId, OrgId)> {
         let org_id = self.context_org(caller, org_header).await?;
         self.require(caller, USER_WRITE, &org_id).await?;
         let user_id = UserId::parse(user_id).ok_or(DomainError::UserNotFound)?;
         self.require_covering(caller, &user_id, USER_WRITE).await?;
-        Ok(user_id)
+        Ok((user_id, org_id))
     }
 
     /// The client credentials grant: the machine user `client_id` and its current secret.

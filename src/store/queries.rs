@@ -140,10 +140,8 @@ pub(crate) const INSERT_SECRET: &str = "INSERT INTO secrets (name, value, create
 pub(crate) const SELECT_SECRET: &str = "SELECT value FROM secrets WHERE name = $1";
 
 /// `$1` is a prefix followed by `%` (in the names we use, `_` matches itself among others: harmless).
-pub(crate) const SECRET_NAMES_LIKE: &str =
-    "SELECT name FROM secrets WHERE name LIKE $1 ORDER BY created_at";
-
-pub(crate) const SECRET_WITH_TIME: &str = "SELECT value, created_at FROM secrets WHERE name = $1";
+pub(crate) const SECRETS_LIKE: &str =
+    "SELECT name, value, created_at FROM secrets WHERE name LIKE $1 ORDER BY created_at";
 
 pub(crate) const REPLACE_SECRET: &str =
     "UPDATE secrets SET value = $3 WHERE name = $1 AND value = $2";

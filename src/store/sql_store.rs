@@ -56,6 +56,7 @@ where
     for<'r> (Option<i64>,): FromRow<'r, DB::Row>,
     for<'r> (String,): FromRow<'r, DB::Row>,
     for<'r> (String, i64): FromRow<'r, DB::Row>,
+    for<'r> (String, String, i64): FromRow<'r, DB::Row>,
     for<'r> UserRow: FromRow<'r, DB::Row>,
     for<'r> OrgRow: FromRow<'r, DB::Row>,
     for<'r> MembershipRow: FromRow<'r, DB::Row>,
@@ -201,20 +202,19 @@ where
         prefix: &str,
     ) -> Result<Vec<(String, String, DateTime<Utc>)>, StoreError> {
         let pattern = format!("{prefix}%");
-        let names: Vec<(String,)> = sqlx::query_as(queries::SECRET_NAMES_LIKE)
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(queries::SECRETS_LIKE)
             .bind(pattern.as_str())
             .fetch_all(&self.pool)
             .await?;
-        let mut secrets = Vec::with_capacity(names.len());
-        for (name,) in names {
-            let (value, at): (String, i64) = sqlx::query_as(queries::SECRET_WITH_TIME)
-                .bind(name.as_str())
-                .fetch_one(&self.pool)
-                .await?;
-            let at = super::rows::from_micros(at, "secrets.created_at")?;
-            secrets.push((name, value, at));
-        }
-        Ok(secrets)
+        rows.into_iter()
+            .map(|(name, value, at)| {
+                Ok((
+                    name,
+                    value,
+                    super::rows::from_micros(at, "secrets.created_at")?,
+                ))
+            })
+            .collect()
     }
 
     async fn replace_secret(&self, name: &str, old: &str, new: &str) -> Result<(), StoreError> {
