@@ -98,6 +98,33 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// The in-process SQLite connection's errors, sorted as sqlx's are: a unique violation is a concurrent writer,
+/// busy or locked is a database not serving us now.
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode;
+        let Some(code) = e.sqlite_error() else {
+            return StoreError::Internal(Box::new(e));
+        };
+        match code.code {
+            ErrorCode::ConstraintViolation
+                if matches!(
+                    code.extended_code,
+                    rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                        | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                ) =>
+            {
+                tracing::debug!("unique violation: concurrent writer");
+                StoreError::Conflict
+            }
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
+                StoreError::Unavailable(Box::new(e))
+            }
+            _ => StoreError::Internal(Box::new(e)),
+        }
+    }
+}
+
 /// Postgres gave up one of two transactions that waited on each other (deadlock) or could not be serialized:
 /// the loser's work is undone, and deciding again on fresh state is the answer, as for a conflict.
 fn is_retryable_code(code: Option<&str>) -> bool {

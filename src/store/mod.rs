@@ -8,6 +8,8 @@ mod queries;
 mod rows;
 mod sql_store;
 mod sqlite;
+mod sqlite_local;
+mod statements;
 mod writer;
 mod writes;
 

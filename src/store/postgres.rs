@@ -52,6 +52,7 @@ impl PgStore {
             writer: Writer::start(Self::batch_writer(write_pool.clone()), WRITERS),
             pool,
             write_pool,
+            local: None,
         })
     }
 }

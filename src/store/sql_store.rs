@@ -9,6 +9,8 @@ use super::rows::{
     EventRow, InstanceRow, JobRow, MembershipRow, OrgRow, PatRow, UserMembershipRow, UserRow,
     from_micros, job_counts, micros,
 };
+use super::sqlite_local::LocalSqlite;
+use super::statements::projection_statements;
 use super::writer::Writer;
 use super::{
     Commit, EventPage, InstanceInfo, JobCounts, PatRecord, Projections, RebuildFold, SmsJob, Store,
@@ -39,6 +41,8 @@ pub struct SqlStore<DB: Backend> {
     /// The writer's own connections, so it never queues behind readers for one.
     pub(super) write_pool: Pool<DB>,
     pub(super) writer: Writer,
+    /// SQLite's hot paths in process (`sqlite_local`); None on Postgres and for an in-memory SQLite database.
+    pub(super) local: Option<std::sync::Arc<LocalSqlite>>,
 }
 
 #[async_trait]
@@ -87,6 +91,9 @@ where
 
     #[tracing::instrument(level = "debug", skip_all, fields(user_id = %id))]
     async fn user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
+        if let Some(local) = &self.local {
+            return local.user(id);
+        }
         let row: Option<UserRow> = sqlx::query_as(queries::SELECT_USER)
             .bind(id.as_str())
             .fetch_optional(&self.pool)
@@ -99,6 +106,9 @@ where
         &self,
         id: &UserId,
     ) -> Result<Option<(User, Vec<Membership>)>, StoreError> {
+        if let Some(local) = &self.local {
+            return local.user_with_memberships(id);
+        }
         let rows: Vec<UserMembershipRow> = sqlx::query_as(queries::SELECT_USER_WITH_MEMBERSHIPS)
             .bind(id.as_str())
             .fetch_all(&self.pool)
@@ -118,6 +128,9 @@ where
 
     #[tracing::instrument(level = "debug", skip_all, fields(org_id = %id))]
     async fn org(&self, id: &OrgId) -> Result<Option<Org>, StoreError> {
+        if let Some(local) = &self.local {
+            return local.org(id);
+        }
         let row: Option<OrgRow> = sqlx::query_as(queries::SELECT_ORG)
             .bind(id.as_str())
             .fetch_optional(&self.pool)
@@ -136,6 +149,9 @@ where
 
     #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user_id))]
     async fn memberships(&self, user_id: &UserId) -> Result<Vec<Membership>, StoreError> {
+        if let Some(local) = &self.local {
+            return local.memberships(user_id);
+        }
         let rows: Vec<MembershipRow> = sqlx::query_as(queries::SELECT_MEMBERSHIPS_OF_USER)
             .bind(user_id.as_str())
             .fetch_all(&self.pool)
@@ -160,6 +176,9 @@ where
     // The token id is left out of the span, as everything about a credential is.
     #[tracing::instrument(level = "debug", skip_all)]
     async fn pat(&self, token_id: &str) -> Result<Option<PatRecord>, StoreError> {
+        if let Some(local) = &self.local {
+            return local.pat(token_id);
+        }
         let row: Option<PatRow> = sqlx::query_as(queries::SELECT_PAT)
             .bind(token_id)
             .fetch_optional(&self.pool)
@@ -283,6 +302,9 @@ where
         lease_until: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<SmsJob>, StoreError> {
+        if let Some(local) = &self.local {
+            return local.claim_jobs(now, lease_until, limit).await;
+        }
         // A claim writes (it takes a lease), so it queues for the writer's own connection. On SQLite a claim
         // from the readers' pool would wait for the write lock in busy-timeout sleeps and lose it, again and
         // again, to the group-commit writer, which takes it back at once: under write load no SMS went out.
@@ -365,20 +387,8 @@ where
         for clear in queries::CLEAR_PROJECTIONS {
             sqlx::query(clear).execute(&mut *tx).await?;
         }
-        if let Some(i) = &projections.instance {
-            Self::insert_instance(&mut tx, i).await?;
-        }
-        for o in &projections.orgs {
-            Self::upsert_org(&mut tx, o).await?;
-        }
-        for u in &projections.users {
-            Self::upsert_user(&mut tx, u).await?;
-        }
-        for m in &projections.memberships {
-            Self::upsert_membership(&mut tx, m).await?;
-        }
-        for p in &projections.pats {
-            Self::insert_pat(&mut tx, p).await?;
+        for statement in projection_statements(&projections)? {
+            Self::run_statement(&mut tx, &statement).await?;
         }
         tx.commit().await?;
         Ok(events.len())
@@ -386,6 +396,9 @@ where
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn close(&self) {
+        if let Some(local) = &self.local {
+            local.close();
+        }
         self.pool.close().await;
         self.write_pool.close().await;
     }

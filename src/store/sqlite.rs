@@ -1,6 +1,7 @@
 //! The embedded default: one SQLite file in WAL mode.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::Sqlite;
@@ -12,6 +13,7 @@ use sqlx::sqlite::{
 use super::StoreError;
 use super::queries;
 use super::sql_store::{Backend, SqlStore};
+use super::sqlite_local::LocalSqlite;
 use super::writer::Writer;
 
 /// How long a writer waits for SQLite's single write lock before giving up (answered as 14 UNAVAILABLE).
@@ -69,20 +71,26 @@ impl SqliteStore {
         drop(lock);
         migrated.map_err(|e| StoreError::failed("migration failed", e))?;
         // The writer has a connection of its own. (An in-memory database exists once per pool, so there it
-        // shares the readers' pool.)
-        let write_pool = if options_path(url).is_some() {
-            SqlitePoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(acquire_timeout)
-                .connect_with(options)
-                .await?
-        } else {
-            pool.clone()
+        // shares the readers' pool, and SQLite's hot paths stay on sqlx: another connection would not see it.)
+        let Some(path) = options_path(url) else {
+            return Ok(Self {
+                writer: Writer::start(Self::batch_writer(pool.clone()), 1),
+                write_pool: pool.clone(),
+                pool,
+                local: None,
+            });
         };
+        let local = Arc::new(LocalSqlite::open(&path, BUSY_TIMEOUT)?);
+        let write_pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(acquire_timeout)
+            .connect_with(options)
+            .await?;
         Ok(Self {
-            writer: Writer::start(Self::batch_writer(write_pool.clone()), 1),
+            writer: Writer::start(local.batch_writer(), 1),
             pool,
             write_pool,
+            local: Some(local),
         })
     }
 }

@@ -1,0 +1,236 @@
+//! The hot paths of the SQLite store as plain calls into SQLite, in process: the lookups every request makes
+//! (caller, target, org, token) and the group-commit writer. sqlx runs each SQLite statement on a connection
+//! thread of its own and hands the statement and each row across threads; on this service's requests those
+//! hand-offs cost many times what SQLite itself does (a lookup by primary key in cached pages takes
+//! microseconds). Everything else (migrations, history pages, the rebuild) stays on sqlx.
+//!
+//! A read runs on the caller's thread on one of a few connections: it is shorter than a hand-off would be, and
+//! WAL readers never wait for the writer. Writes run on one thread that owns the write connection
+//! (`write_thread`), one hand-off per batch.
+
+mod decode;
+mod write_thread;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{CachedStatement, Connection, OpenFlags};
+
+use super::rows::{JobRow, MembershipRow, OrgRow, PatRow, UserMembershipRow, UserRow, micros};
+use super::statements::{Param, commit_statements};
+use super::writer::WriteBatch;
+use super::{Commit, PatRecord, SmsJob, StoreError, queries};
+use crate::domain::ids::{OrgId, UserId};
+use crate::domain::org::{Membership, Org};
+use crate::domain::user::User;
+use write_thread::WriteThread;
+
+/// Read connections: as many as requests that read at the same moment on a small machine, plus slack.
+const READERS: usize = 4;
+
+pub(crate) struct LocalSqlite {
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+    writer: WriteThread,
+    /// Set by `close`: from then on every call fails as a database that is gone would.
+    closed: AtomicBool,
+}
+
+impl LocalSqlite {
+    /// Opens the (already migrated) database file with the same durability settings sqlx uses.
+    pub fn open(path: &Path, busy_timeout: Duration) -> Result<Self, StoreError> {
+        let readers = (0..READERS)
+            .map(|_| open_connection(path, busy_timeout).map(Mutex::new))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            readers,
+            next_reader: AtomicUsize::new(0),
+            writer: WriteThread::start(open_connection(path, busy_timeout)?)?,
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// The store is shutting down: nothing more is read or written here (the connections close when the
+    /// store is dropped).
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+    }
+
+    fn ensure_open(&self) -> Result<(), StoreError> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("the database is closed".into()));
+        }
+        Ok(())
+    }
+
+    /// The group-commit writer's batches, planned on the caller's side and written on the writer thread.
+    pub fn batch_writer(self: &Arc<Self>) -> WriteBatch {
+        let this = self.clone();
+        Box::new(move |commits: Vec<Commit>| {
+            let this = this.clone();
+            Box::pin(async move {
+                this.ensure_open()?;
+                let plans = commits.iter().map(commit_statements).collect();
+                this.writer
+                    .run(move |connection| write_thread::write_batch(connection, plans))
+                    .await
+            })
+        })
+    }
+
+    pub fn user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
+        let row = self.read(|c| {
+            let mut s = prepared(c, queries::SELECT_USER, &[Param::Text(id.to_string())])?;
+            s.raw_query().next()?.map(decode::user).transpose()
+        })?;
+        row.map(UserRow::into_user).transpose()
+    }
+
+    pub fn user_with_memberships(
+        &self,
+        id: &UserId,
+    ) -> Result<Option<(User, Vec<Membership>)>, StoreError> {
+        let rows = self.read(|c| {
+            let params = [Param::Text(id.to_string())];
+            let mut s = prepared(c, queries::SELECT_USER_WITH_MEMBERSHIPS, &params)?;
+            collect(s.raw_query(), decode::user_with_membership)
+        })?;
+        UserMembershipRow::fold(rows)
+    }
+
+    pub fn org(&self, id: &OrgId) -> Result<Option<Org>, StoreError> {
+        let row = self.read(|c| {
+            let mut s = prepared(c, queries::SELECT_ORG, &[Param::Text(id.to_string())])?;
+            s.raw_query().next()?.map(decode::org).transpose()
+        })?;
+        row.map(OrgRow::into_org).transpose()
+    }
+
+    pub fn memberships(&self, user_id: &UserId) -> Result<Vec<Membership>, StoreError> {
+        let rows = self.read(|c| {
+            let params = [Param::Text(user_id.to_string())];
+            let mut s = prepared(c, queries::SELECT_MEMBERSHIPS_OF_USER, &params)?;
+            collect(s.raw_query(), decode::membership)
+        })?;
+        rows.into_iter()
+            .map(MembershipRow::into_membership)
+            .collect()
+    }
+
+    pub fn pat(&self, token_id: &str) -> Result<Option<PatRecord>, StoreError> {
+        let row = self.read(|c| {
+            let mut s = prepared(c, queries::SELECT_PAT, &[Param::Text(token_id.to_owned())])?;
+            s.raw_query().next()?.map(decode::pat).transpose()
+        })?;
+        row.map(PatRow::into_pat).transpose()
+    }
+
+    /// Leases due jobs on the writer thread: a claim writes, and there it never competes with the batches for
+    /// SQLite's write lock.
+    pub async fn claim_jobs(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<SmsJob>, StoreError> {
+        let params = [
+            Param::Int(micros(lease_until)),
+            Param::Int(micros(now)),
+            Param::Int(limit),
+        ];
+        self.ensure_open()?;
+        let rows = self
+            .writer
+            .run(move |c| {
+                let mut s = prepared(c, queries::CLAIM_JOBS_SQLITE, &params)?;
+                Ok(collect(s.raw_query(), decode::job)?)
+            })
+            .await?;
+        rows.into_iter().map(JobRow::into_job).collect()
+    }
+
+    /// Runs `read` on a free read connection, or waits for one (reads take microseconds).
+    fn read<T>(
+        &self,
+        read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        self.ensure_open()?;
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        let count = self.readers.len();
+        let free = (0..count).find_map(|i| self.readers[(start + i) % count].try_lock().ok());
+        let connection = match free {
+            Some(connection) => connection,
+            None => self.readers[start % count]
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        };
+        Ok(read(&connection)?)
+    }
+}
+
+fn open_connection(path: &Path, busy_timeout: Duration) -> Result<Connection, StoreError> {
+    let connection = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    connection.busy_timeout(busy_timeout)?;
+    // Per connection, as with sqlx's: FULL makes an answered commit survive a power loss.
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    connection.pragma_update(None, "foreign_keys", "ON")?;
+    // Enough for every statement the hot paths prepare, so none is compiled twice.
+    connection.set_prepared_statement_cache_capacity(32);
+    Ok(connection)
+}
+
+/// `sql` from the connection's statement cache with `params[i]` bound to `$i+1`.
+fn prepared<'c>(
+    connection: &'c Connection,
+    sql: &str,
+    params: &[Param],
+) -> rusqlite::Result<CachedStatement<'c>> {
+    let mut statement = connection.prepare_cached(sql)?;
+    bind(&mut statement, params)?;
+    Ok(statement)
+}
+
+/// `$1` to `$32`: the placeholders our SQL uses, named once rather than formatted on every bind.
+const PLACEHOLDERS: [&str; 32] = [
+    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14", "$15", "$16",
+    "$17", "$18", "$19", "$20", "$21", "$22", "$23", "$24", "$25", "$26", "$27", "$28", "$29", "$30", "$31",
+    "$32",
+];
+
+/// Our SQL numbers its parameters (`$1`, also out of order or twice); SQLite gives `$n` the index of its
+/// first appearance, so each is bound by name.
+pub(super) fn bind(statement: &mut rusqlite::Statement<'_>, params: &[Param]) -> rusqlite::Result<()> {
+    for (i, param) in params.iter().enumerate() {
+        let name = PLACEHOLDERS
+            .get(i)
+            .ok_or_else(|| rusqlite::Error::InvalidParameterCount(params.len(), PLACEHOLDERS.len()))?;
+        let index = statement
+            .parameter_index(name)?
+            .ok_or_else(|| rusqlite::Error::InvalidParameterName((*name).to_owned()))?;
+        match param {
+            Param::Text(v) => statement.raw_bind_parameter(index, v)?,
+            Param::OptText(v) => statement.raw_bind_parameter(index, v)?,
+            Param::Int(v) => statement.raw_bind_parameter(index, v)?,
+            Param::OptInt(v) => statement.raw_bind_parameter(index, v)?,
+            Param::Bool(v) => statement.raw_bind_parameter(index, v)?,
+        }
+    }
+    Ok(())
+}
+
+fn collect<T>(
+    mut rows: rusqlite::Rows<'_>,
+    decode: fn(&rusqlite::Row) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Vec<T>> {
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(decode(row)?);
+    }
+    Ok(out)
+}

@@ -1,0 +1,125 @@
+//! SQLite's one writer as a thread of its own that owns the write connection. A whole group-commit batch is
+//! handed over once and runs there as plain function calls; through sqlx every statement of it was a round
+//! trip to a connection thread and back, and those hand-offs, not SQLite, bounded the write rate.
+
+use rusqlite::{Connection, TransactionBehavior};
+use tokio::sync::oneshot;
+
+use super::bind;
+use crate::store::StoreError;
+use crate::store::statements::{Expect, Statement};
+use crate::store::writer::BatchOutcome;
+
+type Work = Box<dyn FnOnce(&mut Connection) + Send>;
+
+pub(crate) struct WriteThread {
+    work: std::sync::mpsc::Sender<Work>,
+}
+
+impl WriteThread {
+    /// The thread ends, closing the connection, once this is dropped and its queued work is done.
+    pub fn start(mut connection: Connection) -> Result<Self, StoreError> {
+        let (work, queue) = std::sync::mpsc::channel::<Work>();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || {
+                for item in queue {
+                    item(&mut connection);
+                }
+            })
+            .map_err(|e| StoreError::failed("cannot start the SQLite writer thread", e))?;
+        Ok(Self { work })
+    }
+
+    /// Runs `work` on the write connection and waits for its result without blocking the caller's thread.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.work
+            .send(Box::new(move |connection| {
+                // The caller may have gone (its request was cancelled): the work is done all the same.
+                let _ = reply.send(work(connection));
+            }))
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Unavailable("the SQLite writer thread has stopped".into())
+}
+
+/// One transaction for the batch, each commit in its own savepoint so that one that fails is undone alone;
+/// `plans[i]` is commit i's statements (or why they could not be planned).
+pub(super) fn write_batch(
+    connection: &mut Connection,
+    plans: Vec<Result<Vec<Statement>, StoreError>>,
+) -> BatchOutcome {
+    let mut tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut outcomes = Vec::with_capacity(plans.len());
+    if let [plan] = plans.as_slice() {
+        // Alone in its transaction: no savepoint needed, a failure undoes just this commit.
+        let outcome = plan.as_ref().map_err(copy).and_then(|p| apply(&tx, p));
+        if outcome.is_ok() {
+            tx.commit()?;
+        } else {
+            tx.rollback()?;
+        }
+        outcomes.push(outcome);
+        return Ok(outcomes);
+    }
+    for plan in &plans {
+        let mut savepoint = tx.savepoint()?;
+        let outcome = plan
+            .as_ref()
+            .map_err(copy)
+            .and_then(|p| apply(&savepoint, p));
+        if outcome.is_err() {
+            savepoint.rollback()?;
+        }
+        // Releases the savepoint: what it holds (nothing, after a rollback) joins the transaction.
+        savepoint.commit()?;
+        outcomes.push(outcome);
+    }
+    tx.commit()?;
+    Ok(outcomes)
+}
+
+/// A planning failure, told to its own commit.
+fn copy(e: &StoreError) -> StoreError {
+    StoreError::internal(e.to_string())
+}
+
+fn apply(connection: &Connection, plan: &[Statement]) -> Result<(), StoreError> {
+    for statement in plan {
+        run_statement(connection, statement)?;
+    }
+    Ok(())
+}
+
+pub(super) fn run_statement(
+    connection: &Connection,
+    statement: &Statement,
+) -> Result<(), StoreError> {
+    let mut prepared = connection.prepare_cached(statement.sql)?;
+    bind(&mut prepared, &statement.params)?;
+    match statement.expect {
+        Expect::Anything => {
+            prepared.raw_execute()?;
+        }
+        Expect::ARow(refusal) => {
+            let mut rows = prepared.raw_query();
+            if rows.next()?.is_none() {
+                return Err(refusal());
+            }
+        }
+        Expect::OneChange(refusal) => {
+            if prepared.raw_execute()? != 1 {
+                return Err(refusal());
+            }
+        }
+    }
+    Ok(())
+}
