@@ -151,6 +151,13 @@ pub(crate) const INSERT_JOB: &str = "INSERT INTO sms_jobs (id, user_id, code_seq
      encrypted_code, language, state, attempts, next_attempt_at, locked_until, expires_at, last_error, \
      created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, 0, $8, NULL, $7, $7)";
 
+/// Drops the user's (`$1`) queued jobs that no worker holds (lease over at `$2`): a new code replaces theirs,
+/// so they would only be dropped by the worker later, one commit each. A job being sent right now is left to
+/// its worker, which drops it when it sees the newer code.
+pub(crate) const SUPERSEDE_JOBS: &str = "UPDATE sms_jobs SET state = 'dropped', \
+     last_error = 'code replaced', encrypted_code = '', next_attempt_at = $2, updated_at = $2 \
+     WHERE user_id = $1 AND state = 'pending' AND locked_until <= $2";
+
 /// A settled job no longer needs its code: the sealed copy is wiped. The update applies only under the lease it
 /// was made for (`$7`), so a worker that overran its lease cannot undo another's work.
 pub(crate) const UPDATE_JOB: &str = "UPDATE sms_jobs SET state = $2, attempts = $3, next_attempt_at = $4, \

@@ -61,7 +61,10 @@ pub(crate) fn commit_statements(commit: &Commit) -> Result<Vec<Statement>, Store
     out.extend(commit.instance.iter().map(insert_instance));
     out.extend(commit.pats_added.iter().map(insert_pat));
     out.extend(commit.pats_removed.iter().map(|id| delete_pat(id)));
-    out.extend(commit.jobs.iter().map(insert_job));
+    for job in &commit.jobs {
+        out.push(supersede_jobs(job));
+        out.push(insert_job(job));
+    }
     out.extend(commit.sms_quota.iter().map(count_sms));
     out.extend(commit.org_sms_quota.iter().map(count_org_sms));
     out.extend(commit.job_updates.iter().map(update_job));
@@ -167,6 +170,17 @@ pub(crate) fn insert_pat(p: &PatRecord) -> Statement {
 
 fn delete_pat(token_id: &str) -> Statement {
     Statement::new(queries::DELETE_PAT, vec![Param::Text(token_id.to_owned())])
+}
+
+/// The user's earlier queued codes, replaced by `j`'s.
+fn supersede_jobs(j: &NewSmsJob) -> Statement {
+    Statement::new(
+        queries::SUPERSEDE_JOBS,
+        vec![
+            Param::Text(j.user_id.clone()),
+            Param::Int(micros(j.created_at)),
+        ],
+    )
 }
 
 fn insert_job(j: &NewSmsJob) -> Statement {

@@ -19,6 +19,7 @@ use crate::helpers::{Backend, TestApp};
 crate::suite!(store_contract;
     a_user_round_trips_without_loss, a_duplicate_sequence_is_a_conflict_and_writes_nothing,
     secrets_keep_the_first_value, a_leased_job_is_invisible_until_its_lease_ends,
+    a_new_job_drops_the_users_queued_one_but_not_one_being_sent,
     names_are_unique_case_insensitively_while_in_use,
 );
 
@@ -169,9 +170,10 @@ async fn secrets_keep_the_first_value(b: Backend) -> Result<()> {
 
 async fn a_leased_job_is_invisible_until_its_lease_ends(b: Backend) -> Result<()> {
     let (app, store) = store(&b).await?;
+    // Jobs of two users: a user's new job would replace the other (see the next test).
     let job = |id: &str, at: i64| NewSmsJob {
         id: id.into(),
-        user_id: "u-3".into(),
+        user_id: format!("u-{id}"),
         code_sequence: 1,
         phone: "+41791234567".into(),
         encrypted_code: "sealed".into(),
@@ -253,6 +255,54 @@ async fn a_leased_job_is_invisible_until_its_lease_ends(b: Backend) -> Result<()
     // The sent job's sealed code is wiped; the pending one keeps it.
     check_eq!(sealed_code(&app, "j-2").await?, String::new());
     check_eq!(sealed_code(&app, "j-1").await?, "sealed".to_string());
+    Ok(())
+}
+
+async fn a_new_job_drops_the_users_queued_one_but_not_one_being_sent(b: Backend) -> Result<()> {
+    let (app, store) = store(&b).await?;
+    let job = |id: &str, user: &str, at: i64| NewSmsJob {
+        id: id.into(),
+        user_id: user.into(),
+        code_sequence: at,
+        phone: "+41791234567".into(),
+        encrypted_code: "sealed".into(),
+        language: "en".into(),
+        expires_at: t(600),
+        created_at: t(at),
+    };
+    let queue = |j: NewSmsJob| {
+        let store = store.clone();
+        async move {
+            store
+                .commit(Commit {
+                    jobs: vec![j],
+                    ..Commit::default()
+                })
+                .await
+        }
+    };
+    queue(job("a-1", "u-a", 0)).await?;
+    queue(job("b-1", "u-b", 1)).await?;
+    // A worker holds a-1 (the only job due at t(0)) until t(61): it is being sent.
+    let claimed = store.claim_jobs(t(0), t(61), 10).await?;
+    check_eq!(
+        claimed.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(),
+        vec!["a-1"]
+    );
+    queue(job("a-2", "u-a", 2)).await?;
+    queue(job("a-3", "u-a", 3)).await?;
+    let counts = store.job_counts().await?;
+    // a-2 was dropped by a-3; a-1 (leased) and b-1 (another user) are untouched.
+    check_eq!((counts.pending, counts.dropped), (3, 1));
+    check_eq!(sealed_code(&app, "a-2").await?, String::new());
+    let mut due: Vec<String> = store
+        .claim_jobs(t(100), t(160), 10)
+        .await?
+        .into_iter()
+        .map(|j| j.id.clone())
+        .collect();
+    due.sort();
+    check_eq!(due, vec!["a-1", "a-3", "b-1"]);
     Ok(())
 }
 
