@@ -88,6 +88,7 @@ impl LimitsConfig {
             denied_regions: regions("limits.denied_regions", &self.denied_regions)?,
             allowed_types,
             test_numbers,
+            ..SmsPolicy::default()
         })
     }
 }

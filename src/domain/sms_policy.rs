@@ -3,11 +3,13 @@
 //! of SMS pumping), and test numbers whose fixed code never reaches a provider.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use phonenumber::country::Id;
 use phonenumber::metadata::DATABASE;
 use phonenumber::{PhoneNumber as Parsed, Type};
+use quick_cache::sync::Cache;
 
 use super::DomainError;
 use super::code::PlainCode;
@@ -36,10 +38,10 @@ impl RegionRule {
             .map_err(|_| format!("{text:?} is not an ISO 3166 region code (such as CH) or a calling code (such as +41)"))
     }
 
-    fn covers(&self, number: &Parsed) -> bool {
+    fn covers(&self, number: &NumberFacts) -> bool {
         match self {
-            RegionRule::Region(id) => number.country().id() == Some(*id),
-            RegionRule::CallingCode(code) => number.code().value() == *code,
+            RegionRule::Region(id) => number.region == Some(*id),
+            RegionRule::CallingCode(code) => number.calling_code == *code,
         }
     }
 }
@@ -108,6 +110,42 @@ pub struct TestNumber {
     pub expires: DateTime<Utc>,
 }
 
+/// What the rules look at in a number, as libphonenumber's metadata classifies it.
+#[derive(Debug, Clone, Copy)]
+struct NumberFacts {
+    region: Option<Id>,
+    calling_code: u16,
+    kind: Type,
+}
+
+impl NumberFacts {
+    fn of(number: &PhoneNumber) -> Result<Self, DomainError> {
+        let parsed: Parsed = number
+            .as_str()
+            .parse()
+            .map_err(|_| DomainError::PhoneInvalid)?;
+        Ok(Self {
+            region: parsed.country().id(),
+            calling_code: parsed.code().value(),
+            kind: parsed.number_type(&DATABASE),
+        })
+    }
+}
+
+/// Numbers classified so far. Classifying runs libphonenumber's patterns over the number, tens of
+/// microseconds, before every SMS; the answer for a number never changes while the process runs (the metadata
+/// is compiled in), so it is remembered. Bounded: about 100 bytes an entry.
+#[derive(Debug, Clone)]
+pub(crate) struct Classified(Arc<Cache<String, NumberFacts>>);
+
+impl Default for Classified {
+    fn default() -> Self {
+        Self(Arc::new(Cache::new(CLASSIFIED_NUMBERS)))
+    }
+}
+
+const CLASSIFIED_NUMBERS: usize = 65_536;
+
 /// The rules numbers are checked against when they are set and before each SMS.
 #[derive(Debug, Clone, Default)]
 pub struct SmsPolicy {
@@ -117,6 +155,8 @@ pub struct SmsPolicy {
     /// Empty: every type.
     pub allowed_types: Vec<Type>,
     pub test_numbers: Vec<TestNumber>,
+    /// Filled as numbers are checked; `Default` for a new policy.
+    pub(crate) classified: Classified,
 }
 
 impl SmsPolicy {
@@ -126,22 +166,26 @@ impl SmsPolicy {
         if self.test_number(number, now).is_some() {
             return Ok(());
         }
-        let parsed: Parsed = number
-            .as_str()
-            .parse()
-            .map_err(|_| DomainError::PhoneInvalid)?;
-        let denied = self.denied_regions.iter().any(|r| r.covers(&parsed));
+        let facts = self.facts(number)?;
+        let denied = self.denied_regions.iter().any(|r| r.covers(&facts));
         let allowed = self.allowed_regions.is_empty()
-            || self.allowed_regions.iter().any(|r| r.covers(&parsed));
+            || self.allowed_regions.iter().any(|r| r.covers(&facts));
         if denied || !allowed {
             return Err(DomainError::PhoneRegionNotAllowed);
         }
-        if !self.allowed_types.is_empty()
-            && !self.allowed_types.contains(&parsed.number_type(&DATABASE))
-        {
+        if !self.allowed_types.is_empty() && !self.allowed_types.contains(&facts.kind) {
             return Err(DomainError::PhoneTypeNotAllowed);
         }
         Ok(())
+    }
+
+    fn facts(&self, number: &PhoneNumber) -> Result<NumberFacts, DomainError> {
+        if let Some(facts) = self.classified.0.get(number.as_str()) {
+            return Ok(facts);
+        }
+        let facts = NumberFacts::of(number)?;
+        self.classified.0.insert(number.as_str().to_owned(), facts);
+        Ok(facts)
     }
 
     /// The test number entry that covers `number` and has not expired.
@@ -222,6 +266,13 @@ mod tests {
             policy.check(&number("+4915112345678"), now()),
             Err(DomainError::PhoneRegionNotAllowed)
         );
+        // Numbers already classified are answered the same from memory.
+        assert_eq!(policy.classified.0.len(), 3);
+        assert_eq!(
+            policy.check(&number("+4915112345678"), now()),
+            Err(DomainError::PhoneRegionNotAllowed)
+        );
+        assert_eq!(policy.check(&number("+41791234567"), now()), Ok(()));
     }
 
     #[test]
