@@ -1,38 +1,43 @@
 //! Rows read through the in-process connection, into the same row types sqlx fills (`rows`), so both drivers
-//! share one conversion to domain values.
+//! share one conversion to domain values. Columns are taken by position, in the order the statements in
+//! `queries` select them (the test below holds the two together): looking each up by name cost more than
+//! the read itself.
 
 use rusqlite::Row;
 
 use crate::store::rows::{JobRow, MembershipRow, OrgRow, PatRow, UserMembershipRow, UserRow};
 
+/// The columns of a user, before any joined ones.
+const USER_COLUMNS: usize = 26;
+
 pub(super) fn user(row: &Row) -> rusqlite::Result<UserRow> {
     Ok(UserRow {
-        id: row.get("id")?,
-        org_id: row.get("org_id")?,
-        username: row.get("username")?,
-        state: row.get("state")?,
-        kind: row.get("kind")?,
-        given_name: row.get("given_name")?,
-        family_name: row.get("family_name")?,
-        display_name: row.get("display_name")?,
-        nick_name: row.get("nick_name")?,
-        preferred_language: row.get("preferred_language")?,
-        email: row.get("email")?,
-        email_verified: row.get("email_verified")?,
-        machine_name: row.get("machine_name")?,
-        machine_description: row.get("machine_description")?,
-        phone: row.get("phone")?,
-        phone_verified: row.get("phone_verified")?,
-        code_sequence: row.get("code_sequence")?,
-        code_hash: row.get("code_hash")?,
-        code_created_at: row.get("code_created_at")?,
-        code_expires_at: row.get("code_expires_at")?,
-        code_attempts: row.get("code_attempts")?,
-        code_delivery: row.get("code_delivery")?,
-        sequence: row.get("sequence")?,
-        created_at: row.get("created_at")?,
-        changed_at: row.get("changed_at")?,
-        last_sms_at: row.get("last_sms_at")?,
+        id: row.get(0)?,
+        org_id: row.get(1)?,
+        username: row.get(2)?,
+        state: row.get(3)?,
+        kind: row.get(4)?,
+        given_name: row.get(5)?,
+        family_name: row.get(6)?,
+        display_name: row.get(7)?,
+        nick_name: row.get(8)?,
+        preferred_language: row.get(9)?,
+        email: row.get(10)?,
+        email_verified: row.get(11)?,
+        machine_name: row.get(12)?,
+        machine_description: row.get(13)?,
+        phone: row.get(14)?,
+        phone_verified: row.get(15)?,
+        code_sequence: row.get(16)?,
+        code_hash: row.get(17)?,
+        code_created_at: row.get(18)?,
+        code_expires_at: row.get(19)?,
+        code_attempts: row.get(20)?,
+        code_delivery: row.get(21)?,
+        sequence: row.get(22)?,
+        created_at: row.get(23)?,
+        changed_at: row.get(24)?,
+        last_sms_at: row.get(25)?,
     })
 }
 
@@ -40,48 +45,148 @@ pub(super) fn user(row: &Row) -> rusqlite::Result<UserRow> {
 pub(super) fn user_with_membership(row: &Row) -> rusqlite::Result<UserMembershipRow> {
     Ok(UserMembershipRow {
         user: user(row)?,
-        membership_scope: row.get("membership_scope")?,
-        membership_roles: row.get("membership_roles")?,
+        membership_scope: row.get(USER_COLUMNS)?,
+        membership_roles: row.get(USER_COLUMNS + 1)?,
     })
 }
 
 pub(super) fn membership(row: &Row) -> rusqlite::Result<MembershipRow> {
     Ok(MembershipRow {
-        user_id: row.get("user_id")?,
-        scope: row.get("scope")?,
-        roles: row.get("roles")?,
+        user_id: row.get(0)?,
+        scope: row.get(1)?,
+        roles: row.get(2)?,
     })
 }
 
 pub(super) fn org(row: &Row) -> rusqlite::Result<OrgRow> {
     Ok(OrgRow {
-        id: row.get("id")?,
-        name: row.get("name")?,
-        sequence: row.get("sequence")?,
-        created_at: row.get("created_at")?,
-        changed_at: row.get("changed_at")?,
+        id: row.get(0)?,
+        name: row.get(1)?,
+        sequence: row.get(2)?,
+        created_at: row.get(3)?,
+        changed_at: row.get(4)?,
     })
 }
 
 pub(super) fn pat(row: &Row) -> rusqlite::Result<PatRow> {
     Ok(PatRow {
-        token_id: row.get("token_id")?,
-        user_id: row.get("user_id")?,
-        expires_at: row.get("expires_at")?,
+        token_id: row.get(0)?,
+        user_id: row.get(1)?,
+        expires_at: row.get(2)?,
     })
 }
 
 pub(super) fn job(row: &Row) -> rusqlite::Result<JobRow> {
     Ok(JobRow {
-        id: row.get("id")?,
-        user_id: row.get("user_id")?,
-        code_sequence: row.get("code_sequence")?,
-        phone: row.get("phone")?,
-        encrypted_code: row.get("encrypted_code")?,
-        language: row.get("language")?,
-        attempts: row.get("attempts")?,
-        expires_at: row.get("expires_at")?,
-        created_at: row.get("created_at")?,
-        locked_until: row.get("locked_until")?,
+        id: row.get(0)?,
+        user_id: row.get(1)?,
+        code_sequence: row.get(2)?,
+        phone: row.get(3)?,
+        encrypted_code: row.get(4)?,
+        language: row.get(5)?,
+        attempts: row.get(6)?,
+        expires_at: row.get(7)?,
+        created_at: row.get(8)?,
+        locked_until: row.get(9)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+
+    use crate::store::queries;
+
+    /// The schema, as the migrations leave it.
+    fn migrated() -> Connection {
+        let connection = Connection::open_in_memory().unwrap();
+        for migration in [
+            include_str!("../../../migrations/sqlite/0001_init.sql"),
+            include_str!("../../../migrations/sqlite/0002_send_limits.sql"),
+            include_str!("../../../migrations/sqlite/0003_personal_access_tokens.sql"),
+            include_str!("../../../migrations/sqlite/0004_org_sms_budget.sql"),
+            include_str!("../../../migrations/sqlite/0005_pending_jobs_by_user.sql"),
+        ] {
+            connection.execute_batch(migration).unwrap();
+        }
+        connection
+    }
+
+    fn columns(connection: &Connection, sql: &str) -> Vec<String> {
+        let statement = connection.prepare(sql).unwrap();
+        statement
+            .column_names()
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Each decoder reads the columns of its statement in the order the row type declares its fields.
+    #[test]
+    fn decoders_read_the_columns_their_statements_select() {
+        let c = migrated();
+        let user = [
+            "id",
+            "org_id",
+            "username",
+            "state",
+            "kind",
+            "given_name",
+            "family_name",
+            "display_name",
+            "nick_name",
+            "preferred_language",
+            "email",
+            "email_verified",
+            "machine_name",
+            "machine_description",
+            "phone",
+            "phone_verified",
+            "code_sequence",
+            "code_hash",
+            "code_created_at",
+            "code_expires_at",
+            "code_attempts",
+            "code_delivery",
+            "sequence",
+            "created_at",
+            "changed_at",
+            "last_sms_at",
+        ];
+        assert_eq!(user.len(), super::USER_COLUMNS);
+        assert_eq!(columns(&c, queries::SELECT_USER), user);
+        let joined: Vec<&str> = user
+            .iter()
+            .copied()
+            .chain(["membership_scope", "membership_roles"])
+            .collect();
+        assert_eq!(columns(&c, queries::SELECT_USER_WITH_MEMBERSHIPS), joined);
+        assert_eq!(
+            columns(&c, queries::SELECT_MEMBERSHIPS_OF_USER),
+            ["user_id", "scope", "roles"]
+        );
+        assert_eq!(
+            columns(&c, queries::SELECT_ORG),
+            ["id", "name", "sequence", "created_at", "changed_at"]
+        );
+        assert_eq!(
+            columns(&c, queries::SELECT_PAT),
+            ["token_id", "user_id", "expires_at"]
+        );
+        assert_eq!(
+            columns(&c, queries::CLAIM_JOBS_SQLITE),
+            [
+                "id",
+                "user_id",
+                "code_sequence",
+                "phone",
+                "encrypted_code",
+                "language",
+                "attempts",
+                "expires_at",
+                "created_at",
+                "locked_until",
+            ]
+        );
+    }
 }

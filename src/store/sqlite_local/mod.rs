@@ -198,18 +198,21 @@ fn prepared<'c>(
 
 /// `$1` to `$32`: the placeholders our SQL uses, named once rather than formatted on every bind.
 const PLACEHOLDERS: [&str; 32] = [
-    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14", "$15", "$16",
-    "$17", "$18", "$19", "$20", "$21", "$22", "$23", "$24", "$25", "$26", "$27", "$28", "$29", "$30", "$31",
-    "$32",
+    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14", "$15",
+    "$16", "$17", "$18", "$19", "$20", "$21", "$22", "$23", "$24", "$25", "$26", "$27", "$28",
+    "$29", "$30", "$31", "$32",
 ];
 
 /// Our SQL numbers its parameters (`$1`, also out of order or twice); SQLite gives `$n` the index of its
 /// first appearance, so each is bound by name.
-pub(super) fn bind(statement: &mut rusqlite::Statement<'_>, params: &[Param]) -> rusqlite::Result<()> {
+pub(super) fn bind(
+    statement: &mut rusqlite::Statement<'_>,
+    params: &[Param],
+) -> rusqlite::Result<()> {
     for (i, param) in params.iter().enumerate() {
-        let name = PLACEHOLDERS
-            .get(i)
-            .ok_or_else(|| rusqlite::Error::InvalidParameterCount(params.len(), PLACEHOLDERS.len()))?;
+        let name = PLACEHOLDERS.get(i).ok_or_else(|| {
+            rusqlite::Error::InvalidParameterCount(params.len(), PLACEHOLDERS.len())
+        })?;
         let index = statement
             .parameter_index(name)?
             .ok_or_else(|| rusqlite::Error::InvalidParameterName((*name).to_owned()))?;
