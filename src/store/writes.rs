@@ -63,6 +63,11 @@ where
     }
 
     async fn write_batch(pool: &Pool<DB>, commits: &[Commit]) -> BatchOutcome {
+        if commits.len() > 1
+            && let Some(outcomes) = Self::write_all_or_nothing(pool, commits).await?
+        {
+            return Ok(outcomes);
+        }
         let mut tx = pool.begin_with(DB::BEGIN_WRITE).await?;
         if let [commit] = commits {
             // Alone in its transaction: no savepoint needed, a failure undoes just this commit.
@@ -89,6 +94,24 @@ where
         }
         tx.commit().await?;
         Ok(outcomes)
+    }
+
+    /// The batch without savepoints, which on Postgres are two round trips per commit: nearly every batch has
+    /// no commit that fails. If one does, nothing of the batch is kept (None) and the caller writes it again
+    /// with a savepoint per commit, which undoes that one alone.
+    async fn write_all_or_nothing(
+        pool: &Pool<DB>,
+        commits: &[Commit],
+    ) -> Result<Option<Vec<Result<(), StoreError>>>, StoreError> {
+        let mut tx = pool.begin_with(DB::BEGIN_WRITE).await?;
+        for commit in commits {
+            if Self::apply(&mut tx, commit).await.is_err() {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+        }
+        tx.commit().await?;
+        Ok(Some(commits.iter().map(|_| Ok(())).collect()))
     }
 
     /// Everything one commit writes; the caller's transaction or savepoint makes it all or nothing.
