@@ -71,6 +71,17 @@ impl Rest {
         Req: Serialize,
         Resp: DeserializeOwned,
     {
+        // The RPC layer keeps the deadline with a timer that fires on millisecond ticks: a call that finishes
+        // within the tick would be answered, and its write kept, although its deadline passed before its work
+        // began. A call whose deadline has passed does nothing.
+        if ctx
+            .deadline()
+            .is_some_and(|deadline| std::time::Instant::now() >= deadline)
+        {
+            return Err(ConnectError::deadline_exceeded(
+                "the deadline passed before the call started",
+            ));
+        }
         let json = serde_json::to_vec(body).map_err(|e| {
             tracing::error!(error = %e, "an RPC request did not serialize to JSON");
             ConnectError::internal("Internal error")

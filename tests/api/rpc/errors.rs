@@ -244,8 +244,12 @@ async fn grpc_timeout_is_honoured(b: Backend) -> Result<()> {
         "1 ns deadline",
     )?;
     check_eq!(e.code, 4);
+    // Expired before its work began: it wrote nothing.
+    let codes = || app.count_events(&ada, "user.human.phone.code.added");
+    check_eq!(codes().await?, 1);
     let ok = resend(&app.rpc(Protocol::Grpc).header("grpc-timeout", "10S"), &ada).await?;
     ensure!(ok.is_ok(), "a 10 s deadline is enough: {ok:?}");
+    check_eq!(codes().await?, 2);
     Ok(())
 }
 
