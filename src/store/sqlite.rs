@@ -70,8 +70,8 @@ impl SqliteStore {
         let migrated = sqlx::migrate!("./migrations/sqlite").run(&pool).await;
         drop(lock);
         migrated.map_err(|e| StoreError::failed("migration failed", e))?;
-        // The writer has a connection of its own. (An in-memory database exists once per pool, so there it
-        // shares the readers' pool, and SQLite's hot paths stay on sqlx: another connection would not see it.)
+        // An in-memory database exists once per pool: there the writer shares the readers' pool, and SQLite's
+        // hot paths stay on sqlx (another connection would not see that database).
         let Some(path) = options_path(url) else {
             return Ok(Self {
                 writer: Writer::start(Self::batch_writer(pool.clone()), 1),
@@ -81,21 +81,16 @@ impl SqliteStore {
             });
         };
         let local = Arc::new(LocalSqlite::open(&path, BUSY_TIMEOUT)?);
-        let write_pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(acquire_timeout)
-            .connect_with(options)
-            .await?;
         Ok(Self {
             writer: Writer::start(local.batch_writer(), 1),
+            // Every write (batches and job claims) goes through `local`'s own write connection.
+            write_pool: pool.clone(),
             pool,
-            write_pool,
             local: Some(local),
         })
     }
 }
 
-/// The database file of a `sqlite:` URL, if it names one (not `:memory:`).
 /// The file a `sqlite:` URL names (None for an in-memory database or a URL that is not SQLite's).
 pub fn database_file(url: &str) -> Option<std::path::PathBuf> {
     // SQLx's SQLite options take any string as a file name, a Postgres URL included.

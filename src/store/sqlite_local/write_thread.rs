@@ -61,7 +61,10 @@ pub(super) fn write_batch(
     let mut outcomes = Vec::with_capacity(plans.len());
     if let [plan] = plans.as_slice() {
         // Alone in its transaction: no savepoint needed, a failure undoes just this commit.
-        let outcome = plan.as_ref().map_err(copy).and_then(|p| apply(&tx, p));
+        let outcome = plan
+            .as_ref()
+            .map_err(planning_failed)
+            .and_then(|p| apply(&tx, p));
         if outcome.is_ok() {
             tx.commit()?;
         } else {
@@ -74,7 +77,7 @@ pub(super) fn write_batch(
         let mut savepoint = tx.savepoint()?;
         let outcome = plan
             .as_ref()
-            .map_err(copy)
+            .map_err(planning_failed)
             .and_then(|p| apply(&savepoint, p));
         if outcome.is_err() {
             savepoint.rollback()?;
@@ -88,7 +91,7 @@ pub(super) fn write_batch(
 }
 
 /// A planning failure, told to its own commit.
-fn copy(e: &StoreError) -> StoreError {
+fn planning_failed(e: &StoreError) -> StoreError {
     StoreError::internal(e.to_string())
 }
 
