@@ -38,7 +38,8 @@ pub trait Backend: sqlx::Database {
 /// A `Store` on the database `DB`.
 pub struct SqlStore<DB: Backend> {
     pub(super) pool: Pool<DB>,
-    /// The writer's own connections, so it never queues behind readers for one.
+    /// The writer's own connections, so it never queues behind readers for one (SQLite with `local`: the
+    /// readers' pool, as every write goes through `local`'s write connection).
     pub(super) write_pool: Pool<DB>,
     pub(super) writer: Writer,
     /// SQLite's hot paths in process (`sqlite_local`); None on Postgres and for an in-memory SQLite database.
