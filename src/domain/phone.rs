@@ -34,16 +34,6 @@ impl PhoneNumber {
     }
 }
 
-impl PhoneNumber {
-    /// The country calling code (`41` for `+41…`).
-    pub fn calling_code(&self) -> Option<u16> {
-        self.0
-            .parse::<Parsed>()
-            .ok()
-            .map(|parsed| parsed.code().value())
-    }
-}
-
 stored_text!(PhoneNumber);
 
 impl fmt::Debug for PhoneNumber {

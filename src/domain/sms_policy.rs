@@ -179,6 +179,11 @@ impl SmsPolicy {
         Ok(())
     }
 
+    /// The number's country calling code, from the same cache as the checks (parsing a number is costly).
+    pub fn calling_code(&self, number: &PhoneNumber) -> Option<u16> {
+        self.facts(number).ok().map(|facts| facts.calling_code)
+    }
+
     fn facts(&self, number: &PhoneNumber) -> Result<NumberFacts, DomainError> {
         if let Some(facts) = self.classified.0.get(number.as_str()) {
             return Ok(facts);

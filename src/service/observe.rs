@@ -8,7 +8,6 @@ use super::write::Decision;
 use super::{ServiceError, Services};
 use crate::domain::DomainError;
 use crate::domain::aggregate::{AggregateRef, DomainEvent};
-use crate::domain::phone::PhoneNumber;
 use crate::domain::projection::Rows;
 use crate::domain::user::UserEvent;
 use crate::metrics::CodeOutcome;
@@ -60,7 +59,8 @@ impl Services {
                         .get(id)
                         .and_then(|u| u.phone())
                         .map(|p| &p.number);
-                    if let Some(code) = number.and_then(PhoneNumber::calling_code) {
+                    let policy = &self.config.limits.policy;
+                    if let Some(code) = number.and_then(|n| policy.calling_code(n)) {
                         let label = if outcome == CodeOutcome::Verified {
                             "verified"
                         } else {
