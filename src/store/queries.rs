@@ -146,17 +146,23 @@ pub(crate) const SECRETS_LIKE: &str =
 pub(crate) const REPLACE_SECRET: &str =
     "UPDATE secrets SET value = $3 WHERE name = $1 AND value = $2";
 
-/// A new job is due at once; `$7` (its creation time) is also its first attempt and last update.
+/// A new job, due at once; `$7` (its creation time) is also its first attempt and last update. Skipped when
+/// `REPLACE_QUEUED_JOB` has just given a queued job this id.
 pub(crate) const INSERT_JOB: &str = "INSERT INTO sms_jobs (id, user_id, code_sequence, phone, \
      encrypted_code, language, state, attempts, next_attempt_at, locked_until, expires_at, last_error, \
-     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, 0, $8, NULL, $7, $7)";
+     created_at, updated_at) SELECT $1, $2, $3, $4, $5, $6, 'pending', 0, $7, 0, $8, NULL, $7, $7 \
+     WHERE NOT EXISTS (SELECT 1 FROM sms_jobs WHERE id = $1)";
 
-/// Drops the user's (`$1`) queued jobs that no worker holds (lease over at `$2`): a new code replaces theirs,
-/// so they would only be dropped by the worker later, one commit each. A job being sent right now is left to
-/// its worker, which drops it when it sees the newer code.
-pub(crate) const SUPERSEDE_JOBS: &str = "UPDATE sms_jobs SET state = 'dropped', \
-     last_error = 'code replaced', encrypted_code = '', next_attempt_at = $2, updated_at = $2 \
-     WHERE user_id = $1 AND state = 'pending' AND locked_until <= $2";
+/// A new code for user `$2` rewrites a job of theirs that is queued and that no worker holds (lease over at
+/// `$7`) into the new job: the replaced code must not go out, and one row rewritten costs the commit far
+/// less than marking the old job dropped and adding another (which also left a dead row per resend). A job
+/// being sent right now is left to its worker, which drops it when it sees the newer code. The new id tells
+/// a receiver that deduplicates by job id that this is another message.
+pub(crate) const REPLACE_QUEUED_JOB: &str = "UPDATE sms_jobs SET id = $1, code_sequence = $3, phone = $4, \
+     encrypted_code = $5, language = $6, attempts = 0, next_attempt_at = $7, locked_until = 0, \
+     expires_at = $8, last_error = NULL, created_at = $7, updated_at = $7 \
+     WHERE id = (SELECT id FROM sms_jobs WHERE user_id = $2 AND state = 'pending' AND locked_until <= $7 \
+     LIMIT 1)";
 
 /// A settled job no longer needs its code: the sealed copy is wiped. The update applies only under the lease it
 /// was made for (`$7`), so a worker that overran its lease cannot undo another's work.

@@ -62,8 +62,8 @@ pub(crate) fn commit_statements(commit: &Commit) -> Result<Vec<Statement>, Store
     out.extend(commit.pats_added.iter().map(insert_pat));
     out.extend(commit.pats_removed.iter().map(|id| delete_pat(id)));
     for job in &commit.jobs {
-        out.push(supersede_jobs(job));
-        out.push(insert_job(job));
+        out.push(job_statement(queries::REPLACE_QUEUED_JOB, job));
+        out.push(job_statement(queries::INSERT_JOB, job));
     }
     out.extend(commit.sms_quota.iter().map(count_sms));
     out.extend(commit.org_sms_quota.iter().map(count_org_sms));
@@ -172,20 +172,10 @@ fn delete_pat(token_id: &str) -> Statement {
     Statement::new(queries::DELETE_PAT, vec![Param::Text(token_id.to_owned())])
 }
 
-/// The user's earlier queued codes, replaced by `j`'s.
-fn supersede_jobs(j: &NewSmsJob) -> Statement {
+/// `REPLACE_QUEUED_JOB` or `INSERT_JOB`, which take the same parameters.
+fn job_statement(sql: &'static str, j: &NewSmsJob) -> Statement {
     Statement::new(
-        queries::SUPERSEDE_JOBS,
-        vec![
-            Param::Text(j.user_id.clone()),
-            Param::Int(micros(j.created_at)),
-        ],
-    )
-}
-
-fn insert_job(j: &NewSmsJob) -> Statement {
-    Statement::new(
-        queries::INSERT_JOB,
+        sql,
         vec![
             Param::Text(j.id.clone()),
             Param::Text(j.user_id.clone()),

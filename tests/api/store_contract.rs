@@ -19,7 +19,7 @@ use crate::helpers::{Backend, TestApp};
 crate::suite!(store_contract;
     a_user_round_trips_without_loss, a_duplicate_sequence_is_a_conflict_and_writes_nothing,
     secrets_keep_the_first_value, a_leased_job_is_invisible_until_its_lease_ends,
-    a_new_job_drops_the_users_queued_one_but_not_one_being_sent,
+    a_new_job_replaces_the_users_queued_one_but_not_one_being_sent,
     names_are_unique_case_insensitively_while_in_use,
 );
 
@@ -253,19 +253,19 @@ async fn a_leased_job_is_invisible_until_its_lease_ends(b: Backend) -> Result<()
     let counts = store.job_counts().await?;
     check_eq!((counts.pending, counts.sent), (1, 1));
     // The sent job's sealed code is wiped; the pending one keeps it.
-    check_eq!(sealed_code(&app, "j-2").await?, String::new());
-    check_eq!(sealed_code(&app, "j-1").await?, "sealed".to_string());
+    check_eq!(sealed_code(&app, "j-2").await?, Some(String::new()));
+    check_eq!(sealed_code(&app, "j-1").await?, Some("sealed".to_owned()));
     Ok(())
 }
 
-async fn a_new_job_drops_the_users_queued_one_but_not_one_being_sent(b: Backend) -> Result<()> {
+async fn a_new_job_replaces_the_users_queued_one_but_not_one_being_sent(b: Backend) -> Result<()> {
     let (app, store) = store(&b).await?;
     let job = |id: &str, user: &str, at: i64| NewSmsJob {
         id: id.into(),
         user_id: user.into(),
         code_sequence: at,
         phone: "+41791234567".into(),
-        encrypted_code: "sealed".into(),
+        encrypted_code: format!("sealed-{at}"),
         language: "en".into(),
         expires_at: t(600),
         created_at: t(at),
@@ -292,9 +292,10 @@ async fn a_new_job_drops_the_users_queued_one_but_not_one_being_sent(b: Backend)
     queue(job("a-2", "u-a", 2)).await?;
     queue(job("a-3", "u-a", 3)).await?;
     let counts = store.job_counts().await?;
-    // a-2 was dropped by a-3; a-1 (leased) and b-1 (another user) are untouched.
-    check_eq!((counts.pending, counts.dropped), (3, 1));
-    check_eq!(sealed_code(&app, "a-2").await?, String::new());
+    // a-3 rewrote a-2, which is gone; a-1 (leased) and b-1 (another user) are untouched.
+    check_eq!((counts.pending, counts.dropped), (3, 0));
+    check_eq!(sealed_code(&app, "a-2").await?, None);
+    check_eq!(sealed_code(&app, "a-3").await?, Some("sealed-3".to_owned()));
     let mut due: Vec<String> = store
         .claim_jobs(t(100), t(160), 10)
         .await?
@@ -307,18 +308,24 @@ async fn a_new_job_drops_the_users_queued_one_but_not_one_being_sent(b: Backend)
 }
 
 /// The raw `encrypted_code` column of a job, read past the Store trait.
-async fn sealed_code(app: &TestApp, job: &str) -> Result<String> {
+async fn sealed_code(app: &TestApp, job: &str) -> Result<Option<String>> {
     use sqlx::Connection;
     let sql = "SELECT encrypted_code FROM sms_jobs WHERE id = $1";
     Ok(match app.backend.url() {
         Some(url) => {
             let mut c = sqlx::PgConnection::connect(&url).await?;
-            sqlx::query_scalar(sql).bind(job).fetch_one(&mut c).await?
+            sqlx::query_scalar(sql)
+                .bind(job)
+                .fetch_optional(&mut c)
+                .await?
         }
         None => {
             let url = format!("sqlite://{}/phoneverify.db", app.dir.path().display());
             let mut c = sqlx::SqliteConnection::connect(&url).await?;
-            sqlx::query_scalar(sql).bind(job).fetch_one(&mut c).await?
+            sqlx::query_scalar(sql)
+                .bind(job)
+                .fetch_optional(&mut c)
+                .await?
         }
     })
 }

@@ -82,9 +82,13 @@ async fn metrics_count_jobs_by_state(b: Backend) -> Result<()> {
         .collect();
     check_eq!(scrape().await?, zero);
 
-    // ada: sent after a replaced code was dropped; bob: given up; carol: still pending.
+    // ada: a queued code replaced by a returned one was dropped, the next one sent; bob: given up; carol:
+    // still pending.
     let ada = app.human("ada").await?;
     app.set_phone(&ada, PHONE_A).send_code().send().await.ok()?;
+    app.clock.advance(Duration::seconds(31));
+    app.resend(&ada).return_code().send().await.ok()?;
+    app.deliver().await?;
     app.clock.advance(Duration::seconds(31));
     app.resend(&ada).send_code().send().await.ok()?;
     app.deliver().await?;
