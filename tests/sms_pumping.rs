@@ -160,8 +160,8 @@ fn a_pumping_attempt_gets_no_sms_to_costly_numbers_and_at_most_the_budget() {
             .all(|(op, status, ..)| *op != "set phone" || *status == 400)
     );
 
-    // Every accepted send queued one job; a resend supersedes the job of the code it replaces, which is
-    // then dropped rather than sent. Wait until the worker has settled them all.
+    // Every accepted send queued an SMS: a new job, or, while the user's previous one still waited, that job
+    // rewritten with the new code (the replaced code never goes out). Wait until the worker has settled them.
     let deadline = Instant::now() + Duration::from_secs(30);
     let metrics = loop {
         let (status, metrics) = server.http("GET", "/metrics", None, None);
@@ -175,10 +175,9 @@ fn a_pumping_attempt_gets_no_sms_to_costly_numbers_and_at_most_the_budget() {
     };
     let sent = scraped(&metrics, "phoneverify_sms_jobs{state=\"sent\"}");
     let dropped = scraped(&metrics, "phoneverify_sms_jobs{state=\"dropped\"}");
-    assert_eq!(
-        sent + dropped,
-        BUDGET as f64,
-        "one job per accepted send, no more"
+    assert!(
+        sent >= 1.0 && sent + dropped <= BUDGET as f64,
+        "at most one job per accepted send: {sent} sent, {dropped} dropped"
     );
     assert_eq!(
         scraped(&metrics, "phoneverify_sms_jobs{state=\"failed\"}"),
@@ -195,7 +194,10 @@ fn a_pumping_attempt_gets_no_sms_to_costly_numbers_and_at_most_the_budget() {
         let phone = sms["contextInfo"]["recipientPhoneNumber"].as_str().unwrap();
         assert!(acceptable(phone), "an SMS went to {phone}");
     }
-    eprintln!("pumping: {sent} SMS sent, {dropped} superseded by a newer code before sending");
+    eprintln!(
+        "pumping: {sent} SMS sent, {dropped} dropped for a newer code, the other {} codes written into a queued job",
+        BUDGET as f64 - sent - dropped
+    );
     // The operator's signal counts the accepted sends by country, and no denied country shows up.
     let by_country: f64 = metrics
         .lines()

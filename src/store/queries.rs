@@ -67,6 +67,16 @@ pub(crate) const UPSERT_USER: &str = concat!(
      changed_at = excluded.changed_at, last_sms_at = excluded.last_sms_at"
 );
 
+/// `UPSERT_USER`'s parameters, for a user whose row exists with the same org, username and state: the columns
+/// those indexes cover are not written, so SQLite leaves the index pages alone (writing a column, even with
+/// the value it has, rewrites its index entries). Changes no row otherwise, and `UPSERT_USER` follows.
+pub(crate) const UPDATE_USER_KEEPING_KEYS: &str = "UPDATE users SET kind = $5, given_name = $6, \
+     family_name = $7, display_name = $8, nick_name = $9, preferred_language = $10, email = $11, \
+     email_verified = $12, machine_name = $13, machine_description = $14, phone = $15, phone_verified = $16, \
+     code_sequence = $17, code_hash = $18, code_created_at = $19, code_expires_at = $20, code_attempts = $21, \
+     code_delivery = $22, sequence = $23, created_at = $24, changed_at = $25, last_sms_at = $26 \
+     WHERE id = $1 AND org_id = $2 AND username = $3 AND state = $4";
+
 pub(crate) const SELECT_ORG: &str =
     "SELECT id, name, sequence, created_at, changed_at FROM orgs WHERE id = $1";
 
@@ -146,23 +156,24 @@ pub(crate) const SECRETS_LIKE: &str =
 pub(crate) const REPLACE_SECRET: &str =
     "UPDATE secrets SET value = $3 WHERE name = $1 AND value = $2";
 
-/// A new job, due at once; `$7` (its creation time) is also its first attempt and last update. Skipped when
-/// `REPLACE_QUEUED_JOB` has just given a queued job this id.
+/// A new job is due at once; `$7` (its creation time) is also its first attempt and last update.
 pub(crate) const INSERT_JOB: &str = "INSERT INTO sms_jobs (id, user_id, code_sequence, phone, \
      encrypted_code, language, state, attempts, next_attempt_at, locked_until, expires_at, last_error, \
-     created_at, updated_at) SELECT $1, $2, $3, $4, $5, $6, 'pending', 0, $7, 0, $8, NULL, $7, $7 \
-     WHERE NOT EXISTS (SELECT 1 FROM sms_jobs WHERE id = $1)";
+     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, 0, $8, NULL, $7, $7)";
 
-/// A new code for user `$2` rewrites a job of theirs that is queued and that no worker holds (lease over at
-/// `$7`) into the new job: the replaced code must not go out, and one row rewritten costs the commit far
-/// less than marking the old job dropped and adding another (which also left a dead row per resend). A job
-/// being sent right now is left to its worker, which drops it when it sees the newer code. The new id tells
-/// a receiver that deduplicates by job id that this is another message.
-pub(crate) const REPLACE_QUEUED_JOB: &str = "UPDATE sms_jobs SET id = $1, code_sequence = $3, phone = $4, \
-     encrypted_code = $5, language = $6, attempts = 0, next_attempt_at = $7, locked_until = 0, \
-     expires_at = $8, last_error = NULL, created_at = $7, updated_at = $7 \
-     WHERE id = (SELECT id FROM sms_jobs WHERE user_id = $2 AND state = 'pending' AND locked_until <= $7 \
-     LIMIT 1)";
+/// A new code for user `$1` at `$6` rewrites a job of theirs that is queued, due and held by no worker, instead
+/// of a job being added: the replaced code must not go out, and one row rewritten in place costs the commit
+/// far less than marking the old job dropped and adding another (which also left a dead row per resend). The
+/// job keeps its id and its place in the queue (no indexed column changes); the id is ours alone, no provider
+/// sees it. A job being sent right now, or waiting to be retried, is left as it is: the worker drops it when
+/// it sees the newer code. The conditions are repeated outside the subquery so that on Postgres a row a
+/// worker leased meanwhile is left alone. The `+` keeps SQLite from looking the job up through
+/// `sms_jobs_due` (every due job) instead of `sms_jobs_pending_by_user` (this user's).
+pub(crate) const REPLACE_QUEUED_JOB: &str = "UPDATE sms_jobs SET code_sequence = $2, phone = $3, \
+     encrypted_code = $4, language = $5, attempts = 0, locked_until = 0, expires_at = $7, last_error = NULL, \
+     created_at = $6, updated_at = $6 \
+     WHERE id = (SELECT id FROM sms_jobs WHERE user_id = $1 AND state = 'pending' AND locked_until <= $6 \
+     AND +next_attempt_at <= $6 LIMIT 1) AND state = 'pending' AND locked_until <= $6 AND next_attempt_at <= $6";
 
 /// A settled job no longer needs its code: the sealed copy is wiped. The update applies only under the lease it
 /// was made for (`$7`), so a worker that overran its lease cannot undo another's work.
@@ -211,6 +222,13 @@ pub(crate) const BEGIN_WRITE_POSTGRES: &str = "BEGIN";
 
 /// Keeps appends out while a rebuild reads the log (SQLite's `BEGIN IMMEDIATE` already does).
 pub(crate) const LOCK_EVENTS_POSTGRES: &str = "LOCK TABLE events IN EXCLUSIVE MODE";
+
+/// Moves the write stamp on (migration 0006) and gives its new value. Every write to the projections does,
+/// in its own transaction.
+pub(crate) const BUMP_WRITE_STAMP: &str =
+    "UPDATE write_stamp SET n = n + 1 WHERE id = 1 RETURNING n";
+
+pub(crate) const SELECT_WRITE_STAMP: &str = "SELECT n FROM write_stamp WHERE id = 1";
 
 /// Every projection table, emptied before a rebuild refills it.
 pub(crate) const CLEAR_PROJECTIONS: [&str; 5] = [

@@ -388,6 +388,10 @@ where
         for clear in queries::CLEAR_PROJECTIONS {
             sqlx::query(clear).execute(&mut *tx).await?;
         }
+        // Rows kept in memory (the SQLite lookups) are no longer current.
+        sqlx::query(queries::BUMP_WRITE_STAMP)
+            .execute(&mut *tx)
+            .await?;
         for statement in projection_statements(&projections)? {
             Self::run_statement(&mut tx, &statement).await?;
         }

@@ -29,12 +29,22 @@ pub(crate) enum Expect {
     OneChange(fn() -> StoreError),
 }
 
+/// Whether a statement runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum When {
+    Always,
+    /// Only if the statement before it changed no row: the general form of a write that the one before
+    /// tried in a cheaper form.
+    NothingChangedBefore,
+}
+
 /// A statement from `queries`; `params[i]` binds `$i+1`.
 #[derive(Debug, Clone)]
 pub(crate) struct Statement {
     pub sql: &'static str,
     pub params: Vec<Param>,
     pub expect: Expect,
+    pub when: When,
 }
 
 impl Statement {
@@ -43,7 +53,21 @@ impl Statement {
             sql,
             params,
             expect: Expect::Anything,
+            when: When::Always,
         }
+    }
+
+    /// This statement, run only if the one before it changed no row.
+    fn otherwise(self) -> Self {
+        Self {
+            when: When::NothingChangedBefore,
+            ..self
+        }
+    }
+
+    /// Whether this statement is skipped, given how many rows the one before it changed.
+    pub fn skipped_after(&self, changed_before: u64) -> bool {
+        self.when == When::NothingChangedBefore && changed_before > 0
     }
 }
 
@@ -53,7 +77,14 @@ pub(crate) fn commit_statements(commit: &Commit) -> Result<Vec<Statement>, Store
         commit.events.len() + commit.users.len() + commit.jobs.len() + commit.job_updates.len() + 2,
     );
     out.extend(commit.events.iter().map(insert_event));
-    out.extend(commit.users.iter().map(upsert_user));
+    for user in &commit.users {
+        let upsert = upsert_user(user);
+        out.push(Statement::new(
+            queries::UPDATE_USER_KEEPING_KEYS,
+            upsert.params.clone(),
+        ));
+        out.push(upsert.otherwise());
+    }
     out.extend(commit.orgs.iter().map(upsert_org));
     for m in &commit.memberships {
         out.push(upsert_membership(m)?);
@@ -62,8 +93,8 @@ pub(crate) fn commit_statements(commit: &Commit) -> Result<Vec<Statement>, Store
     out.extend(commit.pats_added.iter().map(insert_pat));
     out.extend(commit.pats_removed.iter().map(|id| delete_pat(id)));
     for job in &commit.jobs {
-        out.push(job_statement(queries::REPLACE_QUEUED_JOB, job));
-        out.push(job_statement(queries::INSERT_JOB, job));
+        out.push(replace_queued_job(job));
+        out.push(insert_job(job).otherwise());
     }
     out.extend(commit.sms_quota.iter().map(count_sms));
     out.extend(commit.org_sms_quota.iter().map(count_org_sms));
@@ -172,10 +203,24 @@ fn delete_pat(token_id: &str) -> Statement {
     Statement::new(queries::DELETE_PAT, vec![Param::Text(token_id.to_owned())])
 }
 
-/// `REPLACE_QUEUED_JOB` or `INSERT_JOB`, which take the same parameters.
-fn job_statement(sql: &'static str, j: &NewSmsJob) -> Statement {
+fn replace_queued_job(j: &NewSmsJob) -> Statement {
     Statement::new(
-        sql,
+        queries::REPLACE_QUEUED_JOB,
+        vec![
+            Param::Text(j.user_id.clone()),
+            Param::Int(j.code_sequence),
+            Param::Text(j.phone.clone()),
+            Param::Text(j.encrypted_code.clone()),
+            Param::Text(j.language.clone()),
+            Param::Int(micros(j.created_at)),
+            Param::Int(micros(j.expires_at)),
+        ],
+    )
+}
+
+fn insert_job(j: &NewSmsJob) -> Statement {
+    Statement::new(
+        queries::INSERT_JOB,
         vec![
             Param::Text(j.id.clone()),
             Param::Text(j.user_id.clone()),

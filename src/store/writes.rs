@@ -21,11 +21,11 @@ where
     for<'q> bool: Encode<'q, DB> + Type<DB>,
     for<'r> (i64,): sqlx::FromRow<'r, DB::Row>,
 {
-    /// Runs one planned statement and checks what it must have done.
+    /// Runs one planned statement, checks what it must have done, and says how many rows it changed.
     pub(super) async fn run_statement(
         conn: &mut DB::Connection,
         statement: &Statement,
-    ) -> Result<(), StoreError> {
+    ) -> Result<u64, StoreError> {
         let mut query = sqlx::query(statement.sql);
         for param in &statement.params {
             query = match param {
@@ -36,22 +36,22 @@ where
                 Param::Bool(v) => query.bind(*v),
             };
         }
-        match statement.expect {
-            Expect::Anything => {
-                query.execute(conn).await?;
-            }
+        Ok(match statement.expect {
+            Expect::Anything => DB::rows_affected(&query.execute(conn).await?),
             Expect::ARow(refusal) => {
                 if query.fetch_optional(conn).await?.is_none() {
                     return Err(refusal());
                 }
+                1
             }
             Expect::OneChange(refusal) => {
-                if DB::rows_affected(&query.execute(conn).await?) != 1 {
+                let changed = DB::rows_affected(&query.execute(conn).await?);
+                if changed != 1 {
                     return Err(refusal());
                 }
+                changed
             }
-        }
-        Ok(())
+        })
     }
 
     /// The writer's work for this database, on the writer's own connections.
@@ -116,8 +116,12 @@ where
 
     /// Everything one commit writes; the caller's transaction or savepoint makes it all or nothing.
     async fn apply(conn: &mut DB::Connection, commit: &Commit) -> Result<(), StoreError> {
+        let mut changed_before = 0;
         for statement in commit_statements(commit)? {
-            Self::run_statement(conn, &statement).await?;
+            if statement.skipped_after(changed_before) {
+                continue;
+            }
+            changed_before = Self::run_statement(conn, &statement).await?;
         }
         Ok(())
     }

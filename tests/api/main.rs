@@ -10,6 +10,7 @@ mod signature;
 
 mod auth;
 mod changes;
+mod cross_process_reads;
 mod delivery;
 mod external_issuers;
 mod group_commit;
@@ -67,6 +68,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
     tests.extend(sms_pumping::tests());
     tests.extend(external_issuers::tests());
     tests.extend(service_accounts::tests());
+    tests.extend(cross_process_reads::tests());
     tests
 }
 

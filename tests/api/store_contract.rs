@@ -292,18 +292,47 @@ async fn a_new_job_replaces_the_users_queued_one_but_not_one_being_sent(b: Backe
     queue(job("a-2", "u-a", 2)).await?;
     queue(job("a-3", "u-a", 3)).await?;
     let counts = store.job_counts().await?;
-    // a-3 rewrote a-2, which is gone; a-1 (leased) and b-1 (another user) are untouched.
+    // a-3 was written into a-2, queued and due, which now carries the new code; no job a-3 was added. a-1
+    // (leased) and b-1 (another user) are untouched.
     check_eq!((counts.pending, counts.dropped), (3, 0));
-    check_eq!(sealed_code(&app, "a-2").await?, None);
-    check_eq!(sealed_code(&app, "a-3").await?, Some("sealed-3".to_owned()));
-    let mut due: Vec<String> = store
+    check_eq!(sealed_code(&app, "a-2").await?, Some("sealed-3".to_owned()));
+    check_eq!(sealed_code(&app, "a-3").await?, None);
+    let mut due: Vec<(String, i64)> = store
         .claim_jobs(t(100), t(160), 10)
         .await?
         .into_iter()
-        .map(|j| j.id.clone())
+        .map(|j| (j.id.clone(), j.code_sequence))
         .collect();
     due.sort();
-    check_eq!(due, vec!["a-1", "a-3", "b-1"]);
+    let due_ids: Vec<(&str, i64)> = due.iter().map(|(id, s)| (id.as_str(), *s)).collect();
+    check_eq!(due_ids, vec![("a-1", 0), ("a-2", 3), ("b-1", 1)]);
+
+    // b-1 failed and waits for its retry at t(500): a new code for b does not take its place (it would wait
+    // too) but is queued beside it, due at once.
+    store
+        .commit(Commit {
+            job_updates: vec![JobUpdate {
+                id: "b-1".into(),
+                lease_until: t(160),
+                state: JobState::Pending,
+                attempts: 1,
+                next_attempt_at: t(500),
+                last_error: Some("gateway down".into()),
+                updated_at: t(100),
+            }],
+            ..Commit::default()
+        })
+        .await?;
+    queue(job("b-2", "u-b", 200)).await?;
+    let due: Vec<String> = store
+        .claim_jobs(t(200), t(260), 10)
+        .await?
+        .into_iter()
+        .filter(|j| j.user_id == "u-b")
+        .map(|j| j.id.clone())
+        .collect();
+    check_eq!(due, vec!["b-2"]);
+    check_eq!(sealed_code(&app, "b-1").await?, Some("sealed-1".to_owned()));
     Ok(())
 }
 

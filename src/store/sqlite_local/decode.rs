@@ -106,6 +106,7 @@ mod tests {
             include_str!("../../../migrations/sqlite/0003_personal_access_tokens.sql"),
             include_str!("../../../migrations/sqlite/0004_org_sms_budget.sql"),
             include_str!("../../../migrations/sqlite/0005_pending_jobs_by_user.sql"),
+            include_str!("../../../migrations/sqlite/0006_write_stamp.sql"),
         ] {
             connection.execute_batch(migration).unwrap();
         }
@@ -119,6 +120,37 @@ mod tests {
             .into_iter()
             .map(str::to_owned)
             .collect()
+    }
+
+    /// What SQLite's planner does with `sql`, one step per line.
+    fn plan(connection: &Connection, sql: &str) -> String {
+        let mut statement = connection
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        // Parameters left unbound are NULL: the plan does not depend on them.
+        let mut rows = statement.raw_query();
+        let mut steps = Vec::new();
+        while let Some(row) = rows.next().unwrap() {
+            steps.push(row.get::<_, String>(3).unwrap());
+        }
+        steps.join("\n")
+    }
+
+    /// The statements every resend runs find their rows by key, never by scanning a table or all due jobs.
+    #[test]
+    fn the_resend_writes_find_their_rows_by_key() {
+        let c = migrated();
+        let replace = plan(&c, queries::REPLACE_QUEUED_JOB);
+        assert!(
+            replace.contains("sqlite_autoindex_sms_jobs_1 (id=?)")
+                && replace.contains("sms_jobs_pending_by_user (user_id=?)")
+                && !replace.contains("sms_jobs_due"),
+            "{replace}"
+        );
+        let user = plan(&c, queries::UPDATE_USER_KEEPING_KEYS);
+        assert!(user.contains("(id=?)") && !user.contains("SCAN"), "{user}");
+        let stamp = plan(&c, queries::BUMP_WRITE_STAMP);
+        assert!(stamp.contains("INTEGER PRIMARY KEY (rowid=?)"), "{stamp}");
     }
 
     /// Each decoder reads the columns of its statement in the order the row type declares its fields.

@@ -8,7 +8,9 @@
 //! WAL readers never wait for the writer. Writes run on one thread that owns the write connection
 //! (`write_thread`), one hand-off per batch.
 
+mod checkpointer;
 mod decode;
+mod row_cache;
 mod write_thread;
 
 use std::path::Path;
@@ -26,6 +28,8 @@ use super::{Commit, PatRecord, SmsJob, StoreError, queries};
 use crate::domain::ids::{OrgId, UserId};
 use crate::domain::org::{Membership, Org};
 use crate::domain::user::User;
+use checkpointer::Checkpointer;
+use row_cache::RowCache;
 use write_thread::WriteThread;
 
 /// Read connections: as many as requests that read at the same moment on a small machine, plus slack.
@@ -35,6 +39,8 @@ pub(crate) struct LocalSqlite {
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
     writer: WriteThread,
+    checkpointer: Checkpointer,
+    users: RowCache,
     /// Set by `close`: from then on every call fails as a database that is gone would.
     closed: AtomicBool,
 }
@@ -45,10 +51,15 @@ impl LocalSqlite {
         let readers = (0..READERS)
             .map(|_| open_connection(path, busy_timeout).map(Mutex::new))
             .collect::<Result<_, _>>()?;
+        let writer = open_connection(path, busy_timeout)?;
+        // Its commits are copied into the database file by the checkpointer, off the path of the next batch.
+        writer.pragma_update(None, "wal_autocheckpoint", 0)?;
         Ok(Self {
             readers,
             next_reader: AtomicUsize::new(0),
-            writer: WriteThread::start(open_connection(path, busy_timeout)?)?,
+            writer: WriteThread::start(writer)?,
+            checkpointer: Checkpointer::start(open_connection(path, busy_timeout)?)?,
+            users: RowCache::new(),
             closed: AtomicBool::new(false),
         })
     }
@@ -74,31 +85,65 @@ impl LocalSqlite {
             Box::pin(async move {
                 this.ensure_open()?;
                 let plans = commits.iter().map(commit_statements).collect();
-                this.writer
+                let (outcomes, stamp) = this
+                    .writer
                     .run(move |connection| write_thread::write_batch(connection, plans))
-                    .await
+                    .await?;
+                // Before anyone is answered: a caller's next request finds what it wrote.
+                if let Some(stamp) = stamp {
+                    let written = commits.iter().zip(&outcomes).filter(|(_, o)| o.is_ok());
+                    this.users.committed(stamp, written.map(|(c, _)| c));
+                    this.checkpointer.nudge();
+                }
+                Ok(outcomes)
             })
         })
     }
 
+    /// From memory when it is current (`row_cache`), else from the database.
     pub fn user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
-        let row = self.read(|c| {
+        let (stamp, row) = self.read(|c| {
+            let stamp = write_stamp(c)?;
+            if let Some(user) = self.users.user(id, stamp) {
+                return Ok((stamp, Cached::Kept(user)));
+            }
             let mut s = prepared(c, queries::SELECT_USER, &[Param::Text(id.to_string())])?;
-            s.raw_query().next()?.map(decode::user).transpose()
+            let row = s.raw_query().next()?.map(decode::user).transpose()?;
+            Ok((stamp, Cached::Read(row)))
         })?;
-        row.map(UserRow::into_user).transpose()
+        let user = match row {
+            Cached::Kept(user) => return Ok(Some(user)),
+            Cached::Read(row) => row.map(UserRow::into_user).transpose()?,
+        };
+        if let Some(user) = &user {
+            self.users.offer(user, None, stamp);
+        }
+        Ok(user)
     }
 
+    /// As `user`, with the user's memberships.
     pub fn user_with_memberships(
         &self,
         id: &UserId,
     ) -> Result<Option<(User, Vec<Membership>)>, StoreError> {
-        let rows = self.read(|c| {
+        let (stamp, rows) = self.read(|c| {
+            let stamp = write_stamp(c)?;
+            if let Some(kept) = self.users.user_with_memberships(id, stamp) {
+                return Ok((stamp, Cached::Kept(kept)));
+            }
             let params = [Param::Text(id.to_string())];
             let mut s = prepared(c, queries::SELECT_USER_WITH_MEMBERSHIPS, &params)?;
-            collect(s.raw_query(), decode::user_with_membership)
+            let rows = collect(s.raw_query(), decode::user_with_membership)?;
+            Ok((stamp, Cached::Read(rows)))
         })?;
-        UserMembershipRow::fold(rows)
+        let found = match rows {
+            Cached::Kept(kept) => return Ok(Some(kept)),
+            Cached::Read(rows) => UserMembershipRow::fold(rows)?,
+        };
+        if let Some((user, memberships)) = &found {
+            self.users.offer(user, Some(memberships), stamp);
+        }
+        Ok(found)
     }
 
     pub fn org(&self, id: &OrgId) -> Result<Option<Org>, StoreError> {
@@ -149,6 +194,9 @@ impl LocalSqlite {
                 Ok(collect(s.raw_query(), decode::job)?)
             })
             .await?;
+        if !rows.is_empty() {
+            self.checkpointer.nudge();
+        }
         rows.into_iter().map(JobRow::into_job).collect()
     }
 
@@ -169,6 +217,19 @@ impl LocalSqlite {
         };
         Ok(read(&connection)?)
     }
+}
+
+/// What a lookup found: in memory, or rows read from the database.
+enum Cached<K, R> {
+    Kept(K),
+    Read(R),
+}
+
+/// The database's write stamp, read before anything else a lookup reads.
+fn write_stamp(connection: &Connection) -> rusqlite::Result<i64> {
+    connection
+        .prepare_cached(queries::SELECT_WRITE_STAMP)?
+        .query_row([], |row| row.get(0))
 }
 
 fn open_connection(path: &Path, busy_timeout: Duration) -> Result<Connection, StoreError> {

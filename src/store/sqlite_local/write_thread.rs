@@ -6,9 +6,8 @@ use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use super::bind;
-use crate::store::StoreError;
 use crate::store::statements::{Expect, Statement};
-use crate::store::writer::BatchOutcome;
+use crate::store::{StoreError, queries};
 
 type Work = Box<dyn FnOnce(&mut Connection) + Send>;
 
@@ -51,13 +50,20 @@ fn stopped() -> StoreError {
     StoreError::Unavailable("the SQLite writer thread has stopped".into())
 }
 
+/// What a batch did to each commit, and the write stamp it committed (`queries::BUMP_WRITE_STAMP`); None when
+/// it committed nothing.
+pub(super) type Written = Result<(Vec<Result<(), StoreError>>, Option<i64>), StoreError>;
+
 /// One transaction for the batch, each commit in its own savepoint so that one that fails is undone alone;
 /// `plans[i]` is commit i's statements (or why they could not be planned).
 pub(super) fn write_batch(
     connection: &mut Connection,
     plans: Vec<Result<Vec<Statement>, StoreError>>,
-) -> BatchOutcome {
+) -> Written {
     let mut tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let stamp: i64 = tx
+        .prepare_cached(queries::BUMP_WRITE_STAMP)?
+        .query_row([], |row| row.get(0))?;
     let mut outcomes = Vec::with_capacity(plans.len());
     if let [plan] = plans.as_slice() {
         // Alone in its transaction: no savepoint needed, a failure undoes just this commit.
@@ -65,13 +71,14 @@ pub(super) fn write_batch(
             .as_ref()
             .map_err(planning_failed)
             .and_then(|p| apply(&tx, p));
-        if outcome.is_ok() {
+        let committed = outcome.is_ok();
+        if committed {
             tx.commit()?;
         } else {
             tx.rollback()?;
         }
         outcomes.push(outcome);
-        return Ok(outcomes);
+        return Ok((outcomes, committed.then_some(stamp)));
     }
     for plan in &plans {
         let mut savepoint = tx.savepoint()?;
@@ -87,7 +94,7 @@ pub(super) fn write_batch(
         outcomes.push(outcome);
     }
     tx.commit()?;
-    Ok(outcomes)
+    Ok((outcomes, Some(stamp)))
 }
 
 /// A planning failure, told to its own commit.
@@ -96,33 +103,39 @@ fn planning_failed(e: &StoreError) -> StoreError {
 }
 
 fn apply(connection: &Connection, plan: &[Statement]) -> Result<(), StoreError> {
+    let mut changed_before = 0;
     for statement in plan {
-        run_statement(connection, statement)?;
+        if statement.skipped_after(changed_before) {
+            continue;
+        }
+        changed_before = run_statement(connection, statement)?;
     }
     Ok(())
 }
 
+/// Runs one planned statement, checks what it must have done, and says how many rows it changed.
 pub(super) fn run_statement(
     connection: &Connection,
     statement: &Statement,
-) -> Result<(), StoreError> {
+) -> Result<u64, StoreError> {
     let mut prepared = connection.prepare_cached(statement.sql)?;
     bind(&mut prepared, &statement.params)?;
-    match statement.expect {
-        Expect::Anything => {
-            prepared.raw_execute()?;
-        }
+    let changed = match statement.expect {
+        Expect::Anything => prepared.raw_execute()?,
         Expect::ARow(refusal) => {
             let mut rows = prepared.raw_query();
             if rows.next()?.is_none() {
                 return Err(refusal());
             }
+            1
         }
         Expect::OneChange(refusal) => {
-            if prepared.raw_execute()? != 1 {
+            let changed = prepared.raw_execute()?;
+            if changed != 1 {
                 return Err(refusal());
             }
+            changed
         }
-    }
-    Ok(())
+    };
+    Ok(u64::try_from(changed).unwrap_or(u64::MAX))
 }
