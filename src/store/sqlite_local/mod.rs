@@ -8,7 +8,6 @@
 //! WAL readers never wait for the writer. Writes run on one thread that owns the write connection
 //! (`write_thread`), one hand-off per batch.
 
-mod checkpointer;
 mod decode;
 mod row_cache;
 mod write_thread;
@@ -28,7 +27,6 @@ use super::{Commit, PatRecord, SmsJob, StoreError, queries};
 use crate::domain::ids::{OrgId, UserId};
 use crate::domain::org::{Membership, Org};
 use crate::domain::user::User;
-use checkpointer::Checkpointer;
 use row_cache::RowCache;
 use write_thread::WriteThread;
 
@@ -39,7 +37,6 @@ pub(crate) struct LocalSqlite {
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
     writer: WriteThread,
-    checkpointer: Checkpointer,
     users: RowCache,
     /// Set by `close`: from then on every call fails as a database that is gone would.
     closed: AtomicBool,
@@ -51,14 +48,13 @@ impl LocalSqlite {
         let readers = (0..READERS)
             .map(|_| open_connection(path, busy_timeout).map(Mutex::new))
             .collect::<Result<_, _>>()?;
+        // The writer keeps SQLite's own checkpoint after a commit: done anywhere else, it never catches up
+        // with a busy writer, and the WAL (and the shared index every connection maps) grows without end.
         let writer = open_connection(path, busy_timeout)?;
-        // Its commits are copied into the database file by the checkpointer, off the path of the next batch.
-        writer.pragma_update(None, "wal_autocheckpoint", 0)?;
         Ok(Self {
             readers,
             next_reader: AtomicUsize::new(0),
             writer: WriteThread::start(writer)?,
-            checkpointer: Checkpointer::start(open_connection(path, busy_timeout)?)?,
             users: RowCache::new(),
             closed: AtomicBool::new(false),
         })
@@ -93,7 +89,6 @@ impl LocalSqlite {
                 if let Some(stamp) = stamp {
                     let written = commits.iter().zip(&outcomes).filter(|(_, o)| o.is_ok());
                     this.users.committed(stamp, written.map(|(c, _)| c));
-                    this.checkpointer.nudge();
                 }
                 Ok(outcomes)
             })
@@ -194,9 +189,6 @@ impl LocalSqlite {
                 Ok(collect(s.raw_query(), decode::job)?)
             })
             .await?;
-        if !rows.is_empty() {
-            self.checkpointer.nudge();
-        }
         rows.into_iter().map(JobRow::into_job).collect()
     }
 
