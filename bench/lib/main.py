@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import grpc_rows
+import memory_run
 import report
 from database import CODE_ADDED, PostgresDatabase, Store
 from loadgen import run_wrk
@@ -58,6 +59,8 @@ def parse_args(argv):
     p.add_argument("--port", type=int, help="REST port (default: a free one)")
     p.add_argument("--preload-events", type=int, default=0, metavar="N",
                    help="then append N events to the store and measure the resends again")
+    p.add_argument("--memory-requests", type=int, default=0, metavar="N",
+                   help="then one sendCode run of about N requests with the server's RSS sampled every second")
     p.add_argument("--json", type=Path, help="also write the results to this file")
     p.add_argument("--keep", action="store_true", help="keep the work dir (server.log, data) afterwards")
     p.add_argument("--binary", required=True, help=argparse.SUPPRESS)
@@ -139,11 +142,17 @@ def run_backend(args, backend):
         bench = Bench(backend, server, store, args.duration)
         rss_after_setup = server.rss_kib()
 
-        def wrk_row(label, route, writes):
+        def wrk_row(label, route, writes, duration=args.duration):
             return bench.measure(label, lambda: run_wrk(label, server.base_url, route, users_file, admin_file,
-                                                        args.duration, args.connections, args.threads), writes)
+                                                        duration, args.connections, args.threads), writes)
 
         result["rows"] = [wrk_row(*r) for r in ROUTES]
+
+        if args.memory_requests > 0:
+            rate = next(r.rps for r in result["rows"] if r.label == "v2 resend sendCode")
+            row, samples = memory_run.run(lambda s: wrk_row("v2 resend sendCode (memory run)", "v2_resend_send",
+                                                           True, s), server, args.memory_requests, rate)
+            result["memory_row"], result["memory_samples"] = row, samples
 
         if args.grpc:
             pinned = [ids[i % len(ids)] for i in range(args.connections)]

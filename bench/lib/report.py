@@ -1,9 +1,11 @@
 """The printed report: one table per backend, the targets from the issue, and what looked wrong."""
 
+import memory_run
+
 # From the issue: sendCode throughput relative to /healthz in the same run, its p99, no failures, memory.
 TARGETS = {
     "sqlite": {"ratio": 0.33, "p99_ms": 25.0},
-    "postgres": {"ratio": 0.12, "p99_ms": None},
+    "postgres": {"ratio": 0.12, "p99_ms": 25.0},
 }
 RSS_TARGET_MB = 100.0
 SEND_ROW = "v2 resend sendCode"
@@ -73,6 +75,11 @@ def _targets(result):
     checks.append(("zero non-2xx and errors (all routes)", str(failures), failures == 0))
     peak = mb(result["peak_rss_kib"])
     checks.append((f"peak RSS <= {RSS_TARGET_MB:.0f} MB", f"{peak:.1f} MB", peak <= RSS_TARGET_MB))
+    if result.get("memory_row"):
+        s = memory_run.summary(result["memory_samples"])
+        value = f"{mb(s['quarter']):.1f} -> {mb(s['end']):.1f} MB" if s else "no samples"
+        checks.append((f"RSS flat over {result['memory_row'].requests} requests (end within"
+                       f" {memory_run.FLAT_WITHIN:.0%} of a quarter in)", value, memory_run.is_flat(s)))
     return [f"  {'PASS' if ok else 'MISS'}  {name}: {value}" for name, value, ok in checks]
 
 
@@ -144,6 +151,16 @@ def backend_report(result, args):
             base = _find(rows, pre.label.replace(" (preloaded)", ""))
             out.append(f"  {pre.label}: {pre.rps / pre_ref.rps:.2f}x /healthz vs {base.rps / ref:.2f}x before"
                        f" the preload; p99 {pre.p99_ms:.1f} ms vs {base.p99_ms:.1f} ms")
+    if result.get("memory_row"):
+        row, s = result["memory_row"], memory_run.summary(result["memory_samples"])
+        out += ["", f"memory run: {row.requests} sendCode requests in {row.seconds:.0f} s ({row.rps:.0f} req/s,"
+                    f" p99 {row.p99_ms:.1f} ms, non-2xx {row.non2xx}, errors {row.errors}); server RSS sampled every"
+                    " second:"]
+        if s:
+            out.append(f"  start {mb(s['start']):.1f} MB, a quarter in {mb(s['quarter']):.1f} MB, highest"
+                       f" {mb(s['max']):.1f} MB, end {mb(s['end']):.1f} MB")
+            step = max(1, len(result["memory_samples"]) // 10)
+            out.append("  " + ", ".join(f"{t:.0f} s: {mb(rss):.1f}" for t, rss in result["memory_samples"][::step]))
     for note in result["notes"]:
         out.append(f"note: {note}")
     out += ["", f"targets ({backend}):"] + _targets(result)
