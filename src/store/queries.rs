@@ -230,8 +230,10 @@ pub(crate) const BUMP_WRITE_STAMP: &str =
 
 pub(crate) const SELECT_WRITE_STAMP: &str = "SELECT n FROM write_stamp WHERE id = 1";
 
-/// Every projection table, emptied before a rebuild refills it.
-pub(crate) const CLEAR_PROJECTIONS: [&str; 5] = [
+/// Before a rebuild refills them: every projection table emptied, and the write stamp moved on, since rows
+/// kept in memory (the SQLite lookups) are no longer current.
+pub(crate) const RESET_PROJECTIONS: [&str; 6] = [
+    BUMP_WRITE_STAMP,
     "DELETE FROM users",
     "DELETE FROM orgs",
     "DELETE FROM memberships",

@@ -385,13 +385,9 @@ where
             .map(EventRow::into_event)
             .collect::<Result<Vec<_>, _>>()?;
         let projections = fold(&events).map_err(StoreError::internal)?;
-        for clear in queries::CLEAR_PROJECTIONS {
-            sqlx::query(clear).execute(&mut *tx).await?;
+        for reset in queries::RESET_PROJECTIONS {
+            sqlx::query(reset).execute(&mut *tx).await?;
         }
-        // Rows kept in memory (the SQLite lookups) are no longer current.
-        sqlx::query(queries::BUMP_WRITE_STAMP)
-            .execute(&mut *tx)
-            .await?;
         for statement in projection_statements(&projections)? {
             Self::run_statement(&mut tx, &statement).await?;
         }

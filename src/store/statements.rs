@@ -203,19 +203,11 @@ fn delete_pat(token_id: &str) -> Statement {
     Statement::new(queries::DELETE_PAT, vec![Param::Text(token_id.to_owned())])
 }
 
+/// `INSERT_JOB`'s parameters without the id: the job rewritten keeps its own.
 fn replace_queued_job(j: &NewSmsJob) -> Statement {
-    Statement::new(
-        queries::REPLACE_QUEUED_JOB,
-        vec![
-            Param::Text(j.user_id.clone()),
-            Param::Int(j.code_sequence),
-            Param::Text(j.phone.clone()),
-            Param::Text(j.encrypted_code.clone()),
-            Param::Text(j.language.clone()),
-            Param::Int(micros(j.created_at)),
-            Param::Int(micros(j.expires_at)),
-        ],
-    )
+    let mut params = insert_job(j).params;
+    params.remove(0);
+    Statement::new(queries::REPLACE_QUEUED_JOB, params)
 }
 
 fn insert_job(j: &NewSmsJob) -> Statement {
@@ -283,7 +275,7 @@ fn update_job(j: &JobUpdate) -> Statement {
     }
 }
 
-/// Every projection row of a rebuild, after `CLEAR_PROJECTIONS`.
+/// Every projection row of a rebuild, after `RESET_PROJECTIONS`.
 pub(crate) fn projection_statements(p: &super::Projections) -> Result<Vec<Statement>, StoreError> {
     let mut out = Vec::new();
     out.extend(p.instance.iter().map(insert_instance));
