@@ -166,14 +166,19 @@ pub(crate) const INSERT_JOB: &str = "INSERT INTO sms_jobs (id, user_id, code_seq
 /// far less than marking the old job dropped and adding another (which also left a dead row per resend). The
 /// job keeps its id and its place in the queue (no indexed column changes); the id is ours alone, no provider
 /// sees it. A job being sent right now, or waiting to be retried, is left as it is: the worker drops it when
-/// it sees the newer code. The conditions are repeated outside the subquery so that on Postgres a row a
-/// worker leased meanwhile is left alone. The `+` keeps SQLite from looking the job up through
-/// `sms_jobs_due` (every due job) instead of `sms_jobs_pending_by_user` (this user's).
+/// it sees the newer code. The `+` keeps SQLite from looking the job up through `sms_jobs_due` (every due
+/// job) instead of `sms_jobs_pending_by_user` (this user's).
+///
+/// The conditions are checked again on the row being updated, so that on Postgres a job a worker leased
+/// meanwhile is left alone. They are one `CASE` so that no planner can use them to pick an index: as plain
+/// conditions they matched `sms_jobs_pending_by_user`'s predicate and `sms_jobs_due`'s columns, and Postgres,
+/// planning on a table that was still small, scanned every pending job instead of the one the subquery named.
 pub(crate) const REPLACE_QUEUED_JOB: &str = "UPDATE sms_jobs SET code_sequence = $2, phone = $3, \
      encrypted_code = $4, language = $5, attempts = 0, locked_until = 0, expires_at = $7, last_error = NULL, \
      created_at = $6, updated_at = $6 \
      WHERE id = (SELECT id FROM sms_jobs WHERE user_id = $1 AND state = 'pending' AND locked_until <= $6 \
-     AND +next_attempt_at <= $6 LIMIT 1) AND state = 'pending' AND locked_until <= $6 AND next_attempt_at <= $6";
+     AND +next_attempt_at <= $6 LIMIT 1) \
+     AND CASE WHEN state = 'pending' AND locked_until <= $6 AND next_attempt_at <= $6 THEN 1 ELSE 0 END = 1";
 
 /// A settled job no longer needs its code: the sealed copy is wiped. The update applies only under the lease it
 /// was made for (`$7`), so a worker that overran its lease cannot undo another's work.

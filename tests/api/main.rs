@@ -21,6 +21,7 @@ mod metrics;
 mod multiprocess;
 mod phone_v1;
 mod phone_v2;
+mod postgres_plans;
 mod providers;
 mod rpc;
 mod service_accounts;
@@ -82,6 +83,15 @@ fn main() {
     let mut trials = Vec::new();
     for (name, f) in all_tests() {
         trials.push(trial(format!("sqlite::{name}"), None, f, false));
+        trials.push(trial(
+            format!("postgres::{name}"),
+            pg.clone(),
+            f,
+            pg.is_none(),
+        ));
+    }
+    // What only Postgres has to show.
+    for (name, f) in postgres_plans::tests() {
         trials.push(trial(
             format!("postgres::{name}"),
             pg.clone(),
