@@ -47,6 +47,17 @@ impl StoreError {
         }))
     }
 
+    /// The database refused the work itself (and is fine): a conflict, a spent quota, a lost lease.
+    pub(crate) fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Conflict
+                | StoreError::QuotaExceeded
+                | StoreError::OrgQuotaExceeded
+                | StoreError::LeaseLost
+        )
+    }
+
     /// A step outside SQL (migrating, locking the file) that failed with `source`.
     pub(crate) fn failed(step: &'static str, source: impl Into<BoxError>) -> Self {
         StoreError::Internal(Box::new(StepFailed {

@@ -3,6 +3,9 @@
 //! process (`writer`, `writes`), which writes those of concurrent requests together (group commit).
 
 mod error;
+mod key_lookups;
+mod pg_batch;
+mod pg_connections;
 mod postgres;
 mod queries;
 mod rows;

@@ -1,17 +1,31 @@
 //! Postgres, for several server processes behind a load balancer.
 
+use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::Postgres;
-use sqlx::postgres::{PgPoolOptions, PgQueryResult};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgQueryResult};
 
 use super::StoreError;
+use super::pg_connections::PgConnections;
+use super::queries;
+use super::sql_store::{Backend, SqlStore};
 use super::writer::Writer;
 
 /// Batches written side by side: Postgres commits them in parallel, each waiting for its own flush.
-const WRITERS: usize = 4;
-use super::queries;
-use super::sql_store::{Backend, SqlStore};
+const WRITERS: usize = 2;
+
+/// How the writer's connections plan. Every statement they run finds its rows by key, but a plan made while a
+/// table was small (a new database) chose scans: of every job in a hash join, of the pending jobs through a
+/// partial index. Such a plan stays until the table is next analyzed. Without sequential scans and hash or
+/// merge joins the key lookups are the only cheap plans left, and one plan per statement serves every batch.
+const WRITER_PLANNING: [(&str, &str); 4] = [
+    ("plan_cache_mode", "force_generic_plan"),
+    ("enable_seqscan", "off"),
+    ("enable_hashjoin", "off"),
+    ("enable_mergejoin", "off"),
+];
 
 pub type PgStore = SqlStore<Postgres>;
 
@@ -27,6 +41,8 @@ impl Backend for Postgres {
 }
 
 impl PgStore {
+    /// `max_connections` bounds the lookups' connections and, apart, sqlx's pool for everything else (opened
+    /// as needed: history pages, rebuilds, names). The writers and the job claims have their own few.
     pub async fn connect(
         url: &str,
         max_connections: u32,
@@ -43,16 +59,29 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::failed("migration failed", e))?;
+        let options = PgConnectOptions::from_str(url)?;
         let write_pool = PgPoolOptions::new()
-            .max_connections(WRITERS as u32)
+            .max_connections(2)
             .acquire_timeout(acquire_timeout)
-            .connect(url)
+            .connect_with(options.clone())
             .await?;
+        let writers = PgConnections::new(
+            options.clone().options(WRITER_PLANNING),
+            WRITERS,
+            acquire_timeout,
+        )?;
+        let lookups = Arc::new(PgConnections::new(
+            options,
+            max_connections as usize,
+            acquire_timeout,
+        )?);
         Ok(Self {
-            writer: Writer::start(Self::batch_writer(write_pool.clone()), WRITERS),
+            writer: Writer::start(super::pg_batch::batch_writer(writers), WRITERS),
             pool,
             write_pool,
             local: None,
+            lookups: Some(Arc::new(lookups.clone())),
+            pg: Some(lookups),
         })
     }
 }

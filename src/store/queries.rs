@@ -48,12 +48,10 @@ pub(crate) const SELECT_USERS: &str = concat!("SELECT ", user_columns!(), " FROM
 pub(crate) const COUNT_USERNAME: &str =
     "SELECT COUNT(*) FROM users WHERE lower(username) = lower($1) AND state <> 'removed'";
 
-/// Every column after `id` is overwritten: the row is the aggregate's latest fold.
-pub(crate) const UPSERT_USER: &str = concat!(
-    "INSERT INTO users (",
-    user_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-     $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26) ON CONFLICT (id) DO UPDATE SET \
+/// What an upsert of a user overwrites: every column after `id`, as the row is the aggregate's latest fold.
+macro_rules! user_upsert_set {
+    () => {
+        " ON CONFLICT (id) DO UPDATE SET \
      org_id = excluded.org_id, \
      username = excluded.username, state = excluded.state, kind = excluded.kind, given_name = excluded.given_name, \
      family_name = excluded.family_name, display_name = excluded.display_name, nick_name = excluded.nick_name, \
@@ -65,6 +63,15 @@ pub(crate) const UPSERT_USER: &str = concat!(
      code_expires_at = excluded.code_expires_at, code_attempts = excluded.code_attempts, \
      code_delivery = excluded.code_delivery, sequence = excluded.sequence, created_at = excluded.created_at, \
      changed_at = excluded.changed_at, last_sms_at = excluded.last_sms_at"
+    };
+}
+
+pub(crate) const UPSERT_USER: &str = concat!(
+    "INSERT INTO users (",
+    user_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+     $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)",
+    user_upsert_set!()
 );
 
 /// `UPSERT_USER`'s parameters, for a user whose row exists with the same org, username and state: the columns
@@ -245,3 +252,55 @@ pub(crate) const RESET_PROJECTIONS: [&str; 6] = [
     "DELETE FROM instance",
     "DELETE FROM personal_access_tokens",
 ];
+
+// Postgres writes a batch of commits with one statement per table (`pg_batch`): each parameter is the array of
+// one column's values, one element per row, in the order and types of the single-row statement's parameters.
+
+/// `INSERT_EVENT` for many rows; they take their positions in the order given.
+pub(crate) const INSERT_EVENTS_POSTGRES: &str = "INSERT INTO events (aggregate_type, aggregate_id, sequence, \
+     event_type, payload, resource_owner, creator, created_at) \
+     SELECT aggregate_type, aggregate_id, sequence, event_type, payload, resource_owner, creator, created_at \
+     FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], \
+     $8::bigint[]) WITH ORDINALITY AS e(aggregate_type, aggregate_id, sequence, event_type, payload, \
+     resource_owner, creator, created_at, n) ORDER BY n";
+
+/// `UPSERT_USER` for many rows, at most one per user.
+pub(crate) const UPSERT_USERS_POSTGRES: &str = concat!(
+    "INSERT INTO users (",
+    user_columns!(),
+    ") SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+     $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::boolean[], $13::text[], $14::text[], \
+     $15::text[], $16::boolean[], $17::bigint[], $18::text[], $19::bigint[], $20::bigint[], $21::bigint[], \
+     $22::text[], $23::bigint[], $24::bigint[], $25::bigint[], $26::bigint[])",
+    user_upsert_set!()
+);
+
+/// `REPLACE_QUEUED_JOB` for many users, at most one job each; returns the users whose queued job was
+/// rewritten (the others get `INSERT_JOBS_POSTGRES`). The writer's connections plan joins as nested loops over
+/// the primary key (`postgres`), so each row is found by key however the table grows.
+pub(crate) const REPLACE_QUEUED_JOBS_POSTGRES: &str = "UPDATE sms_jobs SET code_sequence = q.code_sequence, \
+     phone = q.phone, encrypted_code = q.encrypted_code, language = q.language, attempts = 0, locked_until = 0, \
+     expires_at = q.expires_at, last_error = NULL, created_at = q.created_at, updated_at = q.created_at \
+     FROM (SELECT i.*, (SELECT id FROM sms_jobs j WHERE j.user_id = i.user_id AND j.state = 'pending' \
+     AND j.locked_until <= i.created_at AND +j.next_attempt_at <= i.created_at LIMIT 1) AS job_id \
+     FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[]) \
+     AS i(user_id, code_sequence, phone, encrypted_code, language, created_at, expires_at)) AS q \
+     WHERE sms_jobs.id = q.job_id AND CASE WHEN sms_jobs.state = 'pending' \
+     AND sms_jobs.locked_until <= q.created_at AND sms_jobs.next_attempt_at <= q.created_at THEN 1 ELSE 0 END = 1 \
+     RETURNING q.user_id";
+
+/// `INSERT_JOB` for many rows.
+pub(crate) const INSERT_JOBS_POSTGRES: &str = "INSERT INTO sms_jobs (id, user_id, code_sequence, phone, \
+     encrypted_code, language, state, attempts, next_attempt_at, locked_until, expires_at, last_error, \
+     created_at, updated_at) SELECT id, user_id, code_sequence, phone, encrypted_code, language, 'pending', 0, \
+     created_at, 0, expires_at, NULL, created_at, created_at \
+     FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::bigint[], \
+     $8::bigint[]) AS j(id, user_id, code_sequence, phone, encrypted_code, language, created_at, expires_at)";
+
+/// `UPDATE_JOB` for many rows; returns the ids it updated, so that a job no longer under its lease is seen.
+pub(crate) const UPDATE_JOBS_POSTGRES: &str = "UPDATE sms_jobs SET state = u.state, attempts = u.attempts, \
+     next_attempt_at = u.next_attempt_at, last_error = u.last_error, updated_at = u.updated_at, locked_until = 0, \
+     encrypted_code = CASE WHEN u.state = 'pending' THEN sms_jobs.encrypted_code ELSE '' END \
+     FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[]) \
+     AS u(id, state, attempts, next_attempt_at, last_error, updated_at, lease_until) \
+     WHERE sms_jobs.id = u.id AND sms_jobs.locked_until = u.lease_until RETURNING sms_jobs.id";

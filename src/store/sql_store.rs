@@ -5,6 +5,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{Encode, Executor, FromRow, IntoArguments, Pool, Type};
 
+use super::key_lookups::KeyLookups;
+use super::pg_connections::PgConnections;
 use super::rows::{
     EventRow, InstanceRow, JobRow, MembershipRow, OrgRow, PatRow, UserMembershipRow, UserRow,
     from_micros, job_counts, micros,
@@ -38,12 +40,16 @@ pub trait Backend: sqlx::Database {
 /// A `Store` on the database `DB`.
 pub struct SqlStore<DB: Backend> {
     pub(super) pool: Pool<DB>,
-    /// The writer's own connections, so it never queues behind readers for one (SQLite with `local`: the
-    /// readers' pool, as every write goes through `local`'s write connection).
+    /// Connections for job claims, so a claim never queues behind readers (SQLite with `local`: the readers'
+    /// pool, as every write goes through `local`'s write connection; Postgres batches: `pg_connections`).
     pub(super) write_pool: Pool<DB>,
     pub(super) writer: Writer,
     /// SQLite's hot paths in process (`sqlite_local`); None on Postgres and for an in-memory SQLite database.
     pub(super) local: Option<std::sync::Arc<LocalSqlite>>,
+    /// The lookups by key, where the backend has a faster way than `pool` (`key_lookups`).
+    pub(super) lookups: Option<std::sync::Arc<dyn KeyLookups>>,
+    /// The hot paths' Postgres connections (`pg_connections`), closed with the store.
+    pub(super) pg: Option<std::sync::Arc<PgConnections>>,
 }
 
 #[async_trait]
@@ -92,8 +98,8 @@ where
 
     #[tracing::instrument(level = "debug", skip_all, fields(user_id = %id))]
     async fn user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
-        if let Some(local) = &self.local {
-            return local.user(id);
+        if let Some(lookups) = &self.lookups {
+            return lookups.user(id).await;
         }
         let row: Option<UserRow> = sqlx::query_as(queries::SELECT_USER)
             .bind(id.as_str())
@@ -107,8 +113,8 @@ where
         &self,
         id: &UserId,
     ) -> Result<Option<(User, Vec<Membership>)>, StoreError> {
-        if let Some(local) = &self.local {
-            return local.user_with_memberships(id);
+        if let Some(lookups) = &self.lookups {
+            return lookups.user_with_memberships(id).await;
         }
         let rows: Vec<UserMembershipRow> = sqlx::query_as(queries::SELECT_USER_WITH_MEMBERSHIPS)
             .bind(id.as_str())
@@ -129,8 +135,8 @@ where
 
     #[tracing::instrument(level = "debug", skip_all, fields(org_id = %id))]
     async fn org(&self, id: &OrgId) -> Result<Option<Org>, StoreError> {
-        if let Some(local) = &self.local {
-            return local.org(id);
+        if let Some(lookups) = &self.lookups {
+            return lookups.org(id).await;
         }
         let row: Option<OrgRow> = sqlx::query_as(queries::SELECT_ORG)
             .bind(id.as_str())
@@ -150,8 +156,8 @@ where
 
     #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user_id))]
     async fn memberships(&self, user_id: &UserId) -> Result<Vec<Membership>, StoreError> {
-        if let Some(local) = &self.local {
-            return local.memberships(user_id);
+        if let Some(lookups) = &self.lookups {
+            return lookups.memberships(user_id).await;
         }
         let rows: Vec<MembershipRow> = sqlx::query_as(queries::SELECT_MEMBERSHIPS_OF_USER)
             .bind(user_id.as_str())
@@ -177,8 +183,8 @@ where
     // The token id is left out of the span, as everything about a credential is.
     #[tracing::instrument(level = "debug", skip_all)]
     async fn pat(&self, token_id: &str) -> Result<Option<PatRecord>, StoreError> {
-        if let Some(local) = &self.local {
-            return local.pat(token_id);
+        if let Some(lookups) = &self.lookups {
+            return lookups.pat(token_id).await;
         }
         let row: Option<PatRow> = sqlx::query_as(queries::SELECT_PAT)
             .bind(token_id)
@@ -399,6 +405,9 @@ where
     async fn close(&self) {
         if let Some(local) = &self.local {
             local.close();
+        }
+        if let Some(pg) = &self.pg {
+            pg.close();
         }
         self.pool.close().await;
         self.write_pool.close().await;

@@ -78,6 +78,8 @@ impl SqliteStore {
                 write_pool: pool.clone(),
                 pool,
                 local: None,
+                lookups: None,
+                pg: None,
             });
         };
         let local = Arc::new(LocalSqlite::open(&path, BUSY_TIMEOUT)?);
@@ -86,7 +88,9 @@ impl SqliteStore {
             // Every write (batches and job claims) goes through `local`'s own write connection.
             write_pool: pool.clone(),
             pool,
+            lookups: Some(Arc::new(local.clone())),
             local: Some(local),
+            pg: None,
         })
     }
 }

@@ -2,7 +2,7 @@
 //! commit that fails is undone alone) and `rebuild_projections`, running the statements `statements` plans
 //! through sqlx.
 
-use sqlx::{Acquire, Encode, Executor, IntoArguments, Pool, Type};
+use sqlx::{Acquire, Encode, Executor, IntoArguments, Pool, Transaction, Type};
 
 use super::sql_store::{Backend, SqlStore};
 use super::statements::{Expect, Param, Statement, commit_statements};
@@ -68,7 +68,15 @@ where
         {
             return Ok(outcomes);
         }
-        let mut tx = pool.begin_with(DB::BEGIN_WRITE).await?;
+        Self::write_one_by_one(pool.begin_with(DB::BEGIN_WRITE).await?, commits).await
+    }
+
+    /// The batch in `tx`, each commit in a savepoint of its own (or alone in the transaction), so a commit that
+    /// fails is undone alone and gets its own outcome.
+    pub(super) async fn write_one_by_one(
+        mut tx: Transaction<'_, DB>,
+        commits: &[Commit],
+    ) -> BatchOutcome {
         if let [commit] = commits {
             // Alone in its transaction: no savepoint needed, a failure undoes just this commit.
             if let Err(e) = Self::apply(&mut tx, commit).await {

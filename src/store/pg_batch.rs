@@ -1,0 +1,239 @@
+//! Postgres writes a batch of commits with one statement per table instead of one per row. Every statement
+//! is a round trip to the server and a turn of its executor, and a resend's commit is several (its event, the
+//! user row, the SMS job), so under load the statements, not the commits, were what Postgres spent its time
+//! on. Here the batch's rows of each kind travel as arrays, one per column, and `UNNEST` turns them back into
+//! rows: a few statements per batch, however many commits it holds.
+//!
+//! This is the path for a batch in which nothing fails. When any statement fails or finds less than it must
+//! (a conflicting sequence, a spent quota, a lost lease), the whole transaction is undone and the batch is
+//! written again one commit at a time, each in its own savepoint, which gives every commit its own outcome.
+
+use std::collections::{HashMap, HashSet};
+
+use std::sync::Arc;
+
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use sqlx::{Connection, PgConnection, Postgres, Row};
+
+use super::pg_connections::PgConnections;
+use super::postgres::PgStore;
+use super::statements::{Param, Statement, When, commit_statements};
+use super::writer::{BatchOutcome, WriteBatch};
+use super::{Commit, StoreError, queries};
+
+/// The writer's work on Postgres: the batch in one statement per table, else one commit at a time.
+pub(super) fn batch_writer(connections: PgConnections) -> WriteBatch {
+    let connections = Arc::new(connections);
+    Box::new(move |commits| {
+        let connections = connections.clone();
+        Box::pin(async move {
+            connections
+                .with(|conn| Box::pin(async move { write_batch(conn, &commits).await }))
+                .await
+        })
+    })
+}
+
+async fn write_batch(conn: &mut PgConnection, commits: &[Commit]) -> BatchOutcome {
+    if commits.len() > 1
+        && let Some(rows) = BatchRows::of(commits)?
+    {
+        let mut tx = conn.begin().await?;
+        match rows.write(&mut tx).await {
+            Ok(true) => {
+                tx.commit().await?;
+                return Ok(commits.iter().map(|_| Ok(())).collect());
+            }
+            // Something in the batch failed or was refused: written again below, one commit at a time.
+            Ok(false) | Err(_) => tx.rollback().await?,
+        }
+    }
+    PgStore::write_one_by_one(conn.begin().await?, commits).await
+}
+
+/// A batch's writes, sorted by what they write. Each row is the parameter list of the single-row statement.
+#[derive(Default)]
+struct BatchRows {
+    events: Vec<Vec<Param>>,
+    /// At most one row per user: a later commit's row is the fold of everything before it.
+    users: Rows,
+    /// Written one by one, in commit order: the writes that are rare on the hot path (orgs, memberships,
+    /// tokens) and the quota counters, whose refusal must be told apart per commit.
+    others: Vec<Statement>,
+    /// At most one new job per user: a later code replaces an earlier one of the same batch, as it would
+    /// replace it in the queue.
+    jobs: Rows,
+    job_updates: Vec<Vec<Param>>,
+}
+
+impl BatchRows {
+    fn of(commits: &[Commit]) -> Result<Option<Self>, StoreError> {
+        let mut rows = Self::default();
+        for commit in commits {
+            for statement in commit_statements(commit)? {
+                match statement.sql {
+                    queries::INSERT_EVENT => rows.events.push(statement.params),
+                    // The upsert that follows carries the same row, and one upsert serves every case here.
+                    queries::UPDATE_USER_KEEPING_KEYS | queries::REPLACE_QUEUED_JOB => {}
+                    queries::UPSERT_USER => rows.users.put(0, statement.params),
+                    queries::INSERT_JOB => rows.jobs.put(1, statement.params),
+                    queries::UPDATE_JOB => rows.job_updates.push(statement.params),
+                    _ if statement.when == When::Always => rows.others.push(statement),
+                    // A statement that depends on the one before it: only the one-by-one path knows how.
+                    _ => return Ok(None),
+                }
+            }
+        }
+        Ok(Some(rows))
+    }
+
+    /// Writes everything; false when a row was not where it had to be (a job no longer under its lease).
+    async fn write(self, conn: &mut PgConnection) -> Result<bool, StoreError> {
+        if !self.events.is_empty() {
+            with_columns(queries::INSERT_EVENTS_POSTGRES, self.events)?
+                .execute(&mut *conn)
+                .await?;
+        }
+        if !self.users.rows.is_empty() {
+            with_columns(queries::UPSERT_USERS_POSTGRES, self.users.rows)?
+                .execute(&mut *conn)
+                .await?;
+        }
+        for statement in &self.others {
+            PgStore::run_statement(conn, statement).await?;
+        }
+        if !self.jobs.rows.is_empty() {
+            write_jobs(conn, self.jobs.rows).await?;
+        }
+        if !self.job_updates.is_empty() {
+            let expected = self.job_updates.len();
+            let updated = with_columns(queries::UPDATE_JOBS_POSTGRES, self.job_updates)?
+                .fetch_all(&mut *conn)
+                .await?;
+            if updated.len() != expected {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// New jobs: each rewrites its user's queued job where there is one, and is added where there is not.
+async fn write_jobs(conn: &mut PgConnection, jobs: Vec<Vec<Param>>) -> Result<(), StoreError> {
+    // `REPLACE_QUEUED_JOB` takes `INSERT_JOB`'s parameters without the id.
+    let replacing = jobs.iter().map(|row| row[1..].to_vec()).collect();
+    let replaced = with_columns(queries::REPLACE_QUEUED_JOBS_POSTGRES, replacing)?
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|row| row.try_get::<String, _>(0))
+        .collect::<Result<HashSet<_>, _>>()?;
+    let added: Vec<_> = jobs
+        .into_iter()
+        .filter(|row| !matches!(&row[1], Param::Text(user) if replaced.contains(user)))
+        .collect();
+    if !added.is_empty() {
+        with_columns(queries::INSERT_JOBS_POSTGRES, added)?
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Rows kept unique by the text parameter at `key`: a later row with the same key takes the earlier's place.
+#[derive(Default)]
+struct Rows {
+    rows: Vec<Vec<Param>>,
+    index: HashMap<String, usize>,
+}
+
+impl Rows {
+    fn put(&mut self, key: usize, row: Vec<Param>) {
+        let Some(Param::Text(k)) = row.get(key) else {
+            self.rows.push(row);
+            return;
+        };
+        match self.index.get(k) {
+            Some(&at) => self.rows[at] = row,
+            None => {
+                self.index.insert(k.clone(), self.rows.len());
+                self.rows.push(row);
+            }
+        }
+    }
+}
+
+/// `sql` with each parameter bound to the array of one column's values across `rows`.
+fn with_columns(
+    sql: &'static str,
+    rows: Vec<Vec<Param>>,
+) -> Result<Query<'static, Postgres, PgArguments>, StoreError> {
+    let width = rows.first().map_or(0, Vec::len);
+    let mut columns: Vec<Column> = rows
+        .first()
+        .map(|row| row.iter().map(Column::for_param).collect())
+        .unwrap_or_default();
+    for row in rows {
+        if row.len() != width {
+            return Err(mismatch());
+        }
+        for (column, value) in columns.iter_mut().zip(row) {
+            column.push(value)?;
+        }
+    }
+    Ok(columns
+        .into_iter()
+        .fold(sqlx::query(sql), |query, column| column.bind(query)))
+}
+
+/// One parameter's values across the rows of a batch.
+enum Column {
+    Text(Vec<String>),
+    OptText(Vec<Option<String>>),
+    Int(Vec<i64>),
+    OptInt(Vec<Option<i64>>),
+    Bool(Vec<bool>),
+}
+
+impl Column {
+    fn for_param(param: &Param) -> Self {
+        match param {
+            Param::Text(_) => Column::Text(Vec::new()),
+            Param::OptText(_) => Column::OptText(Vec::new()),
+            Param::Int(_) => Column::Int(Vec::new()),
+            Param::OptInt(_) => Column::OptInt(Vec::new()),
+            Param::Bool(_) => Column::Bool(Vec::new()),
+        }
+    }
+
+    fn push(&mut self, param: Param) -> Result<(), StoreError> {
+        match (self, param) {
+            (Column::Text(values), Param::Text(v)) => values.push(v),
+            (Column::OptText(values), Param::OptText(v)) => values.push(v),
+            (Column::Int(values), Param::Int(v)) => values.push(v),
+            (Column::OptInt(values), Param::OptInt(v)) => values.push(v),
+            (Column::Bool(values), Param::Bool(v)) => values.push(v),
+            _ => return Err(mismatch()),
+        }
+        Ok(())
+    }
+
+    fn bind(
+        self,
+        query: Query<'static, Postgres, PgArguments>,
+    ) -> Query<'static, Postgres, PgArguments> {
+        match self {
+            Column::Text(values) => query.bind(values),
+            Column::OptText(values) => query.bind(values),
+            Column::Int(values) => query.bind(values),
+            Column::OptInt(values) => query.bind(values),
+            Column::Bool(values) => query.bind(values),
+        }
+    }
+}
+
+/// Rows of one statement whose parameters differ in number or kind: a bug in `statements`, not bad input.
+fn mismatch() -> StoreError {
+    StoreError::internal("the rows of a batched statement do not have the same parameters")
+}

@@ -1,0 +1,192 @@
+//! Postgres connections for the hot paths: the lookups every request makes and the writer's batches.
+//!
+//! sqlx's pool pings a connection when it lends it out and again when it takes it back, two round trips
+//! around every query, so that a lookup cost three. Under load those pings were most of what the server and
+//! Postgres did for a read. This set (a `deadpool` pool) checks a connection only when it has been idle long
+//! enough to have gone stale, and replaces one whose use failed in a way that may have broken it, so a
+//! restarted Postgres costs each connection one failed request (503) instead of a ping on every use.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool::Runtime;
+use deadpool::managed::{self, Metrics, PoolError, RecycleError, RecycleResult};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection, PgConnection};
+
+use super::key_lookups::KeyLookups;
+use super::rows::{MembershipRow, OrgRow, PatRow, UserMembershipRow, UserRow};
+use super::{PatRecord, StoreError, queries};
+use crate::domain::ids::{OrgId, UserId};
+use crate::domain::org::{Membership, Org};
+use crate::domain::user::User;
+
+/// A connection idle longer than this is pinged before it is lent: it may have been closed meanwhile (by
+/// Postgres, a proxy, a restart) without anyone noticing.
+const STALE_AFTER: Duration = Duration::from_secs(10);
+
+/// Work on a connection, borrowing it for as long as the work runs.
+pub(crate) type ConnWork<'c, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>>;
+
+pub(crate) struct PgConnections {
+    pool: managed::Pool<Opener>,
+}
+
+/// A connection, and whether a failure on it may have left it unusable.
+pub(crate) struct PgLink {
+    conn: PgConnection,
+    broken: bool,
+}
+
+struct Opener {
+    options: PgConnectOptions,
+}
+
+impl managed::Manager for Opener {
+    type Type = PgLink;
+    type Error = sqlx::Error;
+
+    async fn create(&self) -> Result<PgLink, sqlx::Error> {
+        Ok(PgLink {
+            conn: PgConnection::connect_with(&self.options).await?,
+            broken: false,
+        })
+    }
+
+    async fn recycle(&self, link: &mut PgLink, metrics: &Metrics) -> RecycleResult<sqlx::Error> {
+        if link.broken {
+            return Err(RecycleError::message("a failed query may have broken it"));
+        }
+        if metrics.last_used() > STALE_AFTER {
+            link.conn.ping().await.map_err(RecycleError::Backend)?;
+        }
+        Ok(())
+    }
+}
+
+impl PgConnections {
+    /// At most `size` connections, opened when first needed; waiting longer than `wait` for one is
+    /// `Unavailable`.
+    pub fn new(options: PgConnectOptions, size: usize, wait: Duration) -> Result<Self, StoreError> {
+        let pool = managed::Pool::builder(Opener { options })
+            .max_size(size.max(1))
+            .wait_timeout(Some(wait))
+            .create_timeout(Some(wait))
+            .recycle_timeout(Some(wait))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::failed("cannot set up the Postgres connections", e))?;
+        Ok(Self { pool })
+    }
+
+    /// Runs `work` on a connection of the set. A failure other than a refusal of the work itself (a
+    /// conflict, a quota, a lease) retires the connection: it may be closed or out of step.
+    pub async fn with<T: Send>(
+        &self,
+        work: impl for<'c> FnOnce(&'c mut PgConnection) -> ConnWork<'c, T> + Send,
+    ) -> Result<T, StoreError> {
+        let mut link = self.pool.get().await.map_err(unavailable)?;
+        let outcome = work(&mut link.conn).await;
+        if let Err(e) = &outcome {
+            link.broken = !e.is_refusal();
+        }
+        outcome
+    }
+
+    pub fn close(&self) {
+        self.pool.close();
+    }
+}
+
+fn unavailable(e: PoolError<sqlx::Error>) -> StoreError {
+    match e {
+        PoolError::Backend(e) => e.into(),
+        other => StoreError::Unavailable(other.to_string().into()),
+    }
+}
+
+#[async_trait]
+impl KeyLookups for Arc<PgConnections> {
+    async fn user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
+        let id = id.to_string();
+        let row: Option<UserRow> = self
+            .with(|c| {
+                Box::pin(async move {
+                    Ok(sqlx::query_as(queries::SELECT_USER)
+                        .bind(id)
+                        .fetch_optional(c)
+                        .await?)
+                })
+            })
+            .await?;
+        row.map(UserRow::into_user).transpose()
+    }
+
+    async fn user_with_memberships(
+        &self,
+        id: &UserId,
+    ) -> Result<Option<(User, Vec<Membership>)>, StoreError> {
+        let id = id.to_string();
+        let rows: Vec<UserMembershipRow> = self
+            .with(|c| {
+                Box::pin(async move {
+                    Ok(sqlx::query_as(queries::SELECT_USER_WITH_MEMBERSHIPS)
+                        .bind(id)
+                        .fetch_all(c)
+                        .await?)
+                })
+            })
+            .await?;
+        UserMembershipRow::fold(rows)
+    }
+
+    async fn org(&self, id: &OrgId) -> Result<Option<Org>, StoreError> {
+        let id = id.to_string();
+        let row: Option<OrgRow> = self
+            .with(|c| {
+                Box::pin(async move {
+                    Ok(sqlx::query_as(queries::SELECT_ORG)
+                        .bind(id)
+                        .fetch_optional(c)
+                        .await?)
+                })
+            })
+            .await?;
+        row.map(OrgRow::into_org).transpose()
+    }
+
+    async fn memberships(&self, user_id: &UserId) -> Result<Vec<Membership>, StoreError> {
+        let id = user_id.to_string();
+        let rows: Vec<MembershipRow> = self
+            .with(|c| {
+                Box::pin(async move {
+                    Ok(sqlx::query_as(queries::SELECT_MEMBERSHIPS_OF_USER)
+                        .bind(id)
+                        .fetch_all(c)
+                        .await?)
+                })
+            })
+            .await?;
+        rows.into_iter()
+            .map(MembershipRow::into_membership)
+            .collect()
+    }
+
+    async fn pat(&self, token_id: &str) -> Result<Option<PatRecord>, StoreError> {
+        let token_id = token_id.to_owned();
+        let row: Option<PatRow> = self
+            .with(|c| {
+                Box::pin(async move {
+                    Ok(sqlx::query_as(queries::SELECT_PAT)
+                        .bind(token_id)
+                        .fetch_optional(c)
+                        .await?)
+                })
+            })
+            .await?;
+        row.map(PatRow::into_pat).transpose()
+    }
+}
