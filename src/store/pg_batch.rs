@@ -8,13 +8,13 @@
 //! (a conflicting sequence, a spent quota, a lost lease), the whole transaction is undone and the batch is
 //! written again one commit at a time, each in its own savepoint, which gives every commit its own outcome.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use std::sync::Arc;
 
 use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
-use sqlx::{Connection, PgConnection, Postgres, Row};
+use sqlx::{Connection, PgConnection, Postgres};
 
 use super::pg_connections::PgConnections;
 use super::postgres::PgStore;
@@ -36,20 +36,74 @@ pub(super) fn batch_writer(connections: PgConnections) -> WriteBatch {
 }
 
 async fn write_batch(conn: &mut PgConnection, commits: &[Commit]) -> BatchOutcome {
-    if commits.len() > 1
-        && let Some(rows) = BatchRows::of(commits)?
+    let clashing = clashing(commits);
+    let outcomes = || {
+        let refused = |clashes: &bool| match clashes {
+            true => Err(StoreError::Conflict),
+            false => Ok(()),
+        };
+        Ok(clashing.iter().map(refused).collect())
+    };
+    let written = commits
+        .iter()
+        .zip(&clashing)
+        .filter(|(_, clashes)| !**clashes);
+    let Some(rows) = BatchRows::of(written.map(|(commit, _)| commit))? else {
+        return PgStore::write_one_by_one(conn.begin().await?, commits).await;
+    };
+    let rows = match rows.into_one_statement()? {
+        Ok(statement) => match statement
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::from)
+        {
+            Ok(_) => return outcomes(),
+            // Alone, the commit's refusal is the statement's; in a batch, it is told apart below. Any other
+            // failure fails the batch, as a failure of its connection must.
+            Err(e) if commits.len() == 1 || !e.is_refusal() => {
+                return if e.is_refusal() {
+                    Ok(vec![Err(e)])
+                } else {
+                    Err(e)
+                };
+            }
+            Err(_) => None,
+        },
+        Err(rows) => Some(rows),
+    };
+    if let Some(rows) = rows
+        && commits.len() > 1
     {
         let mut tx = conn.begin().await?;
         match rows.write(&mut tx).await {
             Ok(true) => {
                 tx.commit().await?;
-                return Ok(commits.iter().map(|_| Ok(())).collect());
+                return outcomes();
             }
             // Something in the batch failed or was refused: written again below, one commit at a time.
             Ok(false) | Err(_) => tx.rollback().await?,
         }
     }
     PgStore::write_one_by_one(conn.begin().await?, commits).await
+}
+
+/// Which commits append an event at a sequence that an earlier commit of the batch appends at: two requests
+/// that read the same state. The database would refuse the later one (`Conflict`, and it decides again), so
+/// it is refused here and kept out of the rows, rather than failing the batch's one statement and sending
+/// every commit of it down the slow path. Under load that is common: two resends of one user in flight.
+fn clashing(commits: &[Commit]) -> Vec<bool> {
+    let mut taken = std::collections::HashSet::new();
+    commits
+        .iter()
+        .map(|commit| {
+            let keys = || commit.events.iter().map(|e| (&e.aggregate_id, e.sequence));
+            let clashes = keys().any(|key| taken.contains(&key));
+            if !clashes {
+                taken.extend(keys());
+            }
+            clashes
+        })
+        .collect()
 }
 
 /// A batch's writes, sorted by what they write. Each row is the parameter list of the single-row statement.
@@ -68,7 +122,7 @@ struct BatchRows {
 }
 
 impl BatchRows {
-    fn of(commits: &[Commit]) -> Result<Option<Self>, StoreError> {
+    fn of<'a>(commits: impl IntoIterator<Item = &'a Commit>) -> Result<Option<Self>, StoreError> {
         let mut rows = Self::default();
         for commit in commits {
             for statement in commit_statements(commit)? {
@@ -88,6 +142,30 @@ impl BatchRows {
         Ok(Some(rows))
     }
 
+    /// The batch as one statement, when it holds resends only (events, user rows, new jobs): a single round
+    /// trip, in which Postgres also commits.
+    /// Otherwise the rows back, for a transaction.
+    #[allow(clippy::type_complexity)]
+    fn into_one_statement(
+        self,
+    ) -> Result<Result<Query<'static, Postgres, PgArguments>, Self>, StoreError> {
+        if !self.others.is_empty()
+            || !self.job_updates.is_empty()
+            || self.events.is_empty()
+            || self.users.rows.is_empty()
+        {
+            return Ok(Err(self));
+        }
+        let sql = match self.jobs.rows.is_empty() {
+            true => queries::WRITE_RESENDS_WITHOUT_JOBS_POSTGRES,
+            false => queries::WRITE_RESENDS_POSTGRES,
+        };
+        let mut all = columns(self.events)?;
+        all.extend(columns(self.users.rows)?);
+        all.extend(columns(self.jobs.rows)?);
+        Ok(Ok(bound(sql, all)))
+    }
+
     /// Writes everything; false when a row was not where it had to be (a job no longer under its lease).
     async fn write(self, conn: &mut PgConnection) -> Result<bool, StoreError> {
         if !self.events.is_empty() {
@@ -104,7 +182,9 @@ impl BatchRows {
             PgStore::run_statement(conn, statement).await?;
         }
         if !self.jobs.rows.is_empty() {
-            write_jobs(conn, self.jobs.rows).await?;
+            with_columns(queries::WRITE_JOBS_POSTGRES, self.jobs.rows)?
+                .execute(&mut *conn)
+                .await?;
         }
         if !self.job_updates.is_empty() {
             let expected = self.job_updates.len();
@@ -117,28 +197,6 @@ impl BatchRows {
         }
         Ok(true)
     }
-}
-
-/// New jobs: each rewrites its user's queued job where there is one, and is added where there is not.
-async fn write_jobs(conn: &mut PgConnection, jobs: Vec<Vec<Param>>) -> Result<(), StoreError> {
-    // `REPLACE_QUEUED_JOB` takes `INSERT_JOB`'s parameters without the id.
-    let replacing = jobs.iter().map(|row| row[1..].to_vec()).collect();
-    let replaced = with_columns(queries::REPLACE_QUEUED_JOBS_POSTGRES, replacing)?
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|row| row.try_get::<String, _>(0))
-        .collect::<Result<HashSet<_>, _>>()?;
-    let added: Vec<_> = jobs
-        .into_iter()
-        .filter(|row| !matches!(&row[1], Param::Text(user) if replaced.contains(user)))
-        .collect();
-    if !added.is_empty() {
-        with_columns(queries::INSERT_JOBS_POSTGRES, added)?
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(())
 }
 
 /// Rows kept unique by the text parameter at `key`: a later row with the same key takes the earlier's place.
@@ -169,6 +227,20 @@ fn with_columns(
     sql: &'static str,
     rows: Vec<Vec<Param>>,
 ) -> Result<Query<'static, Postgres, PgArguments>, StoreError> {
+    Ok(bound(sql, columns(rows)?))
+}
+
+fn bound(
+    sql: &'static str,
+    columns: impl IntoIterator<Item = Column>,
+) -> Query<'static, Postgres, PgArguments> {
+    columns
+        .into_iter()
+        .fold(sqlx::query(sql), |query, column| column.bind(query))
+}
+
+/// The rows turned into columns, one per parameter.
+fn columns(rows: Vec<Vec<Param>>) -> Result<Vec<Column>, StoreError> {
     let width = rows.first().map_or(0, Vec::len);
     let mut columns: Vec<Column> = rows
         .first()
@@ -182,9 +254,7 @@ fn with_columns(
             column.push(value)?;
         }
     }
-    Ok(columns
-        .into_iter()
-        .fold(sqlx::query(sql), |query, column| column.bind(query)))
+    Ok(columns)
 }
 
 /// One parameter's values across the rows of a batch.

@@ -255,47 +255,116 @@ pub(crate) const RESET_PROJECTIONS: [&str; 6] = [
 
 // Postgres writes a batch of commits with one statement per table (`pg_batch`): each parameter is the array of
 // one column's values, one element per row, in the order and types of the single-row statement's parameters.
+// The macros take the arrays' placeholders, so that one statement can also do the work of several.
 
 /// `INSERT_EVENT` for many rows; they take their positions in the order given.
-pub(crate) const INSERT_EVENTS_POSTGRES: &str = "INSERT INTO events (aggregate_type, aggregate_id, sequence, \
-     event_type, payload, resource_owner, creator, created_at) \
-     SELECT aggregate_type, aggregate_id, sequence, event_type, payload, resource_owner, creator, created_at \
-     FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], \
-     $8::bigint[]) WITH ORDINALITY AS e(aggregate_type, aggregate_id, sequence, event_type, payload, \
-     resource_owner, creator, created_at, n) ORDER BY n";
+macro_rules! insert_events_from {
+    ($($arrays:tt)+) => {
+        concat!(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, payload, resource_owner, \
+             creator, created_at) SELECT aggregate_type, aggregate_id, sequence, event_type, payload, \
+             resource_owner, creator, created_at FROM UNNEST(",
+            $($arrays)+,
+            ") WITH ORDINALITY AS e(aggregate_type, aggregate_id, sequence, event_type, payload, resource_owner, \
+             creator, created_at, n) ORDER BY n"
+        )
+    };
+}
 
 /// `UPSERT_USER` for many rows, at most one per user.
-pub(crate) const UPSERT_USERS_POSTGRES: &str = concat!(
-    "INSERT INTO users (",
-    user_columns!(),
-    ") SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+macro_rules! upsert_users_from {
+    ($($arrays:tt)+) => {
+        concat!(
+            "INSERT INTO users (",
+            user_columns!(),
+            ") SELECT * FROM UNNEST(",
+            $($arrays)+,
+            ")",
+            user_upsert_set!()
+        )
+    };
+}
+
+/// New jobs, at most one per user, each rewriting its user's queued job where `REPLACE_QUEUED_JOB` would and
+/// added where it would not; the text after a `WITH`. The writer's connections plan joins as nested loops
+/// over the primary key (`postgres`), so each row is found by key however the table grows.
+macro_rules! write_jobs_from {
+    ($($arrays:tt)+) => {
+        concat!(
+            "new_jobs AS (SELECT * FROM UNNEST(",
+            $($arrays)+,
+            ") AS i(id, user_id, code_sequence, phone, encrypted_code, language, created_at, expires_at)), \
+             rewritten AS (UPDATE sms_jobs SET code_sequence = q.code_sequence, phone = q.phone, \
+             encrypted_code = q.encrypted_code, language = q.language, attempts = 0, locked_until = 0, \
+             expires_at = q.expires_at, last_error = NULL, created_at = q.created_at, updated_at = q.created_at \
+             FROM (SELECT i.*, (SELECT id FROM sms_jobs j WHERE j.user_id = i.user_id AND j.state = 'pending' \
+             AND j.locked_until <= i.created_at AND +j.next_attempt_at <= i.created_at LIMIT 1) AS job_id \
+             FROM new_jobs i) AS q \
+             WHERE sms_jobs.id = q.job_id AND CASE WHEN sms_jobs.state = 'pending' \
+             AND sms_jobs.locked_until <= q.created_at AND sms_jobs.next_attempt_at <= q.created_at \
+             THEN 1 ELSE 0 END = 1 RETURNING q.user_id) \
+             INSERT INTO sms_jobs (id, user_id, code_sequence, phone, encrypted_code, language, state, attempts, \
+             next_attempt_at, locked_until, expires_at, last_error, created_at, updated_at) \
+             SELECT id, user_id, code_sequence, phone, encrypted_code, language, 'pending', 0, created_at, 0, \
+             expires_at, NULL, created_at, created_at FROM new_jobs \
+             WHERE user_id NOT IN (SELECT user_id FROM rewritten)"
+        )
+    };
+}
+
+macro_rules! event_arrays {
+    () => {
+        "$1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[]"
+    };
+}
+
+/// The users' arrays in the resend statements, after the events'.
+macro_rules! resend_user_arrays {
+    () => {
+        "$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], \
+         $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::boolean[], $21::text[], \
+         $22::text[], $23::text[], $24::boolean[], $25::bigint[], $26::text[], $27::bigint[], $28::bigint[], \
+         $29::bigint[], $30::text[], $31::bigint[], $32::bigint[], $33::bigint[], $34::bigint[]"
+    };
+}
+
+pub(crate) const INSERT_EVENTS_POSTGRES: &str = insert_events_from!(event_arrays!());
+
+pub(crate) const UPSERT_USERS_POSTGRES: &str = upsert_users_from!(
+    "$1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
      $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::boolean[], $13::text[], $14::text[], \
      $15::text[], $16::boolean[], $17::bigint[], $18::text[], $19::bigint[], $20::bigint[], $21::bigint[], \
-     $22::text[], $23::bigint[], $24::bigint[], $25::bigint[], $26::bigint[])",
-    user_upsert_set!()
+     $22::text[], $23::bigint[], $24::bigint[], $25::bigint[], $26::bigint[]"
 );
 
-/// `REPLACE_QUEUED_JOB` for many users, at most one job each; returns the users whose queued job was
-/// rewritten (the others get `INSERT_JOBS_POSTGRES`). The writer's connections plan joins as nested loops over
-/// the primary key (`postgres`), so each row is found by key however the table grows.
-pub(crate) const REPLACE_QUEUED_JOBS_POSTGRES: &str = "UPDATE sms_jobs SET code_sequence = q.code_sequence, \
-     phone = q.phone, encrypted_code = q.encrypted_code, language = q.language, attempts = 0, locked_until = 0, \
-     expires_at = q.expires_at, last_error = NULL, created_at = q.created_at, updated_at = q.created_at \
-     FROM (SELECT i.*, (SELECT id FROM sms_jobs j WHERE j.user_id = i.user_id AND j.state = 'pending' \
-     AND j.locked_until <= i.created_at AND +j.next_attempt_at <= i.created_at LIMIT 1) AS job_id \
-     FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[]) \
-     AS i(user_id, code_sequence, phone, encrypted_code, language, created_at, expires_at)) AS q \
-     WHERE sms_jobs.id = q.job_id AND CASE WHEN sms_jobs.state = 'pending' \
-     AND sms_jobs.locked_until <= q.created_at AND sms_jobs.next_attempt_at <= q.created_at THEN 1 ELSE 0 END = 1 \
-     RETURNING q.user_id";
+pub(crate) const WRITE_JOBS_POSTGRES: &str = concat!(
+    "WITH ",
+    write_jobs_from!(
+        "$1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[]"
+    )
+);
 
-/// `INSERT_JOB` for many rows.
-pub(crate) const INSERT_JOBS_POSTGRES: &str = "INSERT INTO sms_jobs (id, user_id, code_sequence, phone, \
-     encrypted_code, language, state, attempts, next_attempt_at, locked_until, expires_at, last_error, \
-     created_at, updated_at) SELECT id, user_id, code_sequence, phone, encrypted_code, language, 'pending', 0, \
-     created_at, 0, expires_at, NULL, created_at, created_at \
-     FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::bigint[], \
-     $8::bigint[]) AS j(id, user_id, code_sequence, phone, encrypted_code, language, created_at, expires_at)";
+/// A batch of resends (events, user rows and new jobs, nothing else) in one statement: one round trip, in
+/// which Postgres also commits. The arrays: the events' ($1-$8), the users' ($9-$34), the jobs' ($35-$42).
+pub(crate) const WRITE_RESENDS_POSTGRES: &str = concat!(
+    "WITH written_events AS (",
+    insert_events_from!(event_arrays!()),
+    "), written_users AS (",
+    upsert_users_from!(resend_user_arrays!()),
+    "), ",
+    write_jobs_from!(
+        "$35::text[], $36::text[], $37::bigint[], $38::text[], $39::text[], $40::text[], $41::bigint[], \
+         $42::bigint[]"
+    )
+);
+
+/// As `WRITE_RESENDS_POSTGRES` for a batch without new jobs (codes returned, not sent).
+pub(crate) const WRITE_RESENDS_WITHOUT_JOBS_POSTGRES: &str = concat!(
+    "WITH written_events AS (",
+    insert_events_from!(event_arrays!()),
+    ") ",
+    upsert_users_from!(resend_user_arrays!())
+);
 
 /// `UPDATE_JOB` for many rows; returns the ids it updated, so that a job no longer under its lease is seen.
 pub(crate) const UPDATE_JOBS_POSTGRES: &str = "UPDATE sms_jobs SET state = u.state, attempts = u.attempts, \
