@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool::Runtime;
 use deadpool::managed::{self, Metrics, PoolError, RecycleError, RecycleResult};
-use sqlx::postgres::PgConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgRow};
 use sqlx::{Connection, PgConnection};
 
 use super::key_lookups::KeyLookups;
@@ -108,20 +108,34 @@ fn unavailable(e: PoolError<sqlx::Error>) -> StoreError {
     }
 }
 
+impl PgConnections {
+    /// The row `sql` finds for `key`, if any.
+    async fn one<R>(&self, sql: &'static str, key: String) -> Result<Option<R>, StoreError>
+    where
+        R: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin + 'static,
+    {
+        self.with(|c| {
+            Box::pin(async move { Ok(sqlx::query_as(sql).bind(key).fetch_optional(c).await?) })
+        })
+        .await
+    }
+
+    /// Every row `sql` finds for `key`.
+    async fn all<R>(&self, sql: &'static str, key: String) -> Result<Vec<R>, StoreError>
+    where
+        R: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin + 'static,
+    {
+        self.with(|c| {
+            Box::pin(async move { Ok(sqlx::query_as(sql).bind(key).fetch_all(c).await?) })
+        })
+        .await
+    }
+}
+
 #[async_trait]
 impl KeyLookups for Arc<PgConnections> {
     async fn user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
-        let id = id.to_string();
-        let row: Option<UserRow> = self
-            .with(|c| {
-                Box::pin(async move {
-                    Ok(sqlx::query_as(queries::SELECT_USER)
-                        .bind(id)
-                        .fetch_optional(c)
-                        .await?)
-                })
-            })
-            .await?;
+        let row: Option<UserRow> = self.one(queries::SELECT_USER, id.to_string()).await?;
         row.map(UserRow::into_user).transpose()
     }
 
@@ -129,46 +143,20 @@ impl KeyLookups for Arc<PgConnections> {
         &self,
         id: &UserId,
     ) -> Result<Option<(User, Vec<Membership>)>, StoreError> {
-        let id = id.to_string();
         let rows: Vec<UserMembershipRow> = self
-            .with(|c| {
-                Box::pin(async move {
-                    Ok(sqlx::query_as(queries::SELECT_USER_WITH_MEMBERSHIPS)
-                        .bind(id)
-                        .fetch_all(c)
-                        .await?)
-                })
-            })
+            .all(queries::SELECT_USER_WITH_MEMBERSHIPS, id.to_string())
             .await?;
         UserMembershipRow::fold(rows)
     }
 
     async fn org(&self, id: &OrgId) -> Result<Option<Org>, StoreError> {
-        let id = id.to_string();
-        let row: Option<OrgRow> = self
-            .with(|c| {
-                Box::pin(async move {
-                    Ok(sqlx::query_as(queries::SELECT_ORG)
-                        .bind(id)
-                        .fetch_optional(c)
-                        .await?)
-                })
-            })
-            .await?;
+        let row: Option<OrgRow> = self.one(queries::SELECT_ORG, id.to_string()).await?;
         row.map(OrgRow::into_org).transpose()
     }
 
     async fn memberships(&self, user_id: &UserId) -> Result<Vec<Membership>, StoreError> {
-        let id = user_id.to_string();
         let rows: Vec<MembershipRow> = self
-            .with(|c| {
-                Box::pin(async move {
-                    Ok(sqlx::query_as(queries::SELECT_MEMBERSHIPS_OF_USER)
-                        .bind(id)
-                        .fetch_all(c)
-                        .await?)
-                })
-            })
+            .all(queries::SELECT_MEMBERSHIPS_OF_USER, user_id.to_string())
             .await?;
         rows.into_iter()
             .map(MembershipRow::into_membership)
@@ -176,17 +164,7 @@ impl KeyLookups for Arc<PgConnections> {
     }
 
     async fn pat(&self, token_id: &str) -> Result<Option<PatRecord>, StoreError> {
-        let token_id = token_id.to_owned();
-        let row: Option<PatRow> = self
-            .with(|c| {
-                Box::pin(async move {
-                    Ok(sqlx::query_as(queries::SELECT_PAT)
-                        .bind(token_id)
-                        .fetch_optional(c)
-                        .await?)
-                })
-            })
-            .await?;
+        let row: Option<PatRow> = self.one(queries::SELECT_PAT, token_id.to_owned()).await?;
         row.map(PatRow::into_pat).transpose()
     }
 }
