@@ -58,15 +58,10 @@ async fn write_batch(conn: &mut PgConnection, commits: &[Commit]) -> BatchOutcom
             .map_err(StoreError::from)
         {
             Ok(_) => return outcomes(),
-            // Alone, the commit's refusal is the statement's; in a batch, it is told apart below. Any other
-            // failure fails the batch, as a failure of its connection must.
-            Err(e) if commits.len() == 1 || !e.is_refusal() => {
-                return if e.is_refusal() {
-                    Ok(vec![Err(e)])
-                } else {
-                    Err(e)
-                };
-            }
+            // The database or the connection failed: the whole batch with it (and the connection retired).
+            Err(e @ StoreError::Unavailable(_)) => return Err(e),
+            // Alone, the commit's failure is the statement's; in a batch, whose it is is told apart below.
+            Err(e) if commits.len() == 1 => return Ok(vec![Err(e)]),
             Err(_) => None,
         },
         Err(rows) => Some(rows),
