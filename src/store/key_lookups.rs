@@ -19,6 +19,8 @@ pub(crate) trait KeyLookups: Send + Sync {
     async fn org(&self, id: &OrgId) -> Result<Option<Org>, StoreError>;
     async fn memberships(&self, user_id: &UserId) -> Result<Vec<Membership>, StoreError>;
     async fn pat(&self, token_id: &str) -> Result<Option<PatRecord>, StoreError>;
+    /// Lets go of what the lookups hold open (nothing, where the store closes it already).
+    fn close_lookups(&self) {}
 }
 
 #[async_trait]

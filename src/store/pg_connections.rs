@@ -95,10 +95,6 @@ impl PgConnections {
         }
         outcome
     }
-
-    pub fn close(&self) {
-        self.pool.close();
-    }
 }
 
 fn unavailable(e: PoolError<sqlx::Error>) -> StoreError {
@@ -166,5 +162,9 @@ impl KeyLookups for Arc<PgConnections> {
     async fn pat(&self, token_id: &str) -> Result<Option<PatRecord>, StoreError> {
         let row: Option<PatRow> = self.one(queries::SELECT_PAT, token_id.to_owned()).await?;
         row.map(PatRow::into_pat).transpose()
+    }
+
+    fn close_lookups(&self) {
+        self.pool.close();
     }
 }

@@ -80,8 +80,7 @@ impl PgStore {
             pool,
             write_pool,
             local: None,
-            lookups: Some(Arc::new(lookups.clone())),
-            pg: Some(lookups),
+            lookups: Some(Arc::new(lookups)),
         })
     }
 }

@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use sqlx::{Encode, Executor, FromRow, IntoArguments, Pool, Type};
 
 use super::key_lookups::KeyLookups;
-use super::pg_connections::PgConnections;
 use super::rows::{
     EventRow, InstanceRow, JobRow, MembershipRow, OrgRow, PatRow, UserMembershipRow, UserRow,
     from_micros, job_counts, micros,
@@ -48,8 +47,6 @@ pub struct SqlStore<DB: Backend> {
     pub(super) local: Option<std::sync::Arc<LocalSqlite>>,
     /// The lookups by key, where the backend has a faster way than `pool` (`key_lookups`).
     pub(super) lookups: Option<std::sync::Arc<dyn KeyLookups>>,
-    /// The hot paths' Postgres connections (`pg_connections`), closed with the store.
-    pub(super) pg: Option<std::sync::Arc<PgConnections>>,
 }
 
 #[async_trait]
@@ -406,8 +403,8 @@ where
         if let Some(local) = &self.local {
             local.close();
         }
-        if let Some(pg) = &self.pg {
-            pg.close();
+        if let Some(lookups) = &self.lookups {
+            lookups.close_lookups();
         }
         self.pool.close().await;
         self.write_pool.close().await;

@@ -79,7 +79,6 @@ impl SqliteStore {
                 pool,
                 local: None,
                 lookups: None,
-                pg: None,
             });
         };
         let local = Arc::new(LocalSqlite::open(&path, BUSY_TIMEOUT)?);
@@ -90,7 +89,6 @@ impl SqliteStore {
             pool,
             lookups: Some(Arc::new(local.clone())),
             local: Some(local),
-            pg: None,
         })
     }
 }
