@@ -5,6 +5,7 @@
 mod error;
 mod key_lookups;
 mod pg_batch;
+mod pg_batch_sql;
 mod pg_connections;
 mod postgres;
 mod queries;

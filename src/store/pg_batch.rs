@@ -1,12 +1,14 @@
-//! Postgres writes a batch of commits with one statement per table instead of one per row. Every statement
-//! is a round trip to the server and a turn of its executor, and a resend's commit is several (its event, the
-//! user row, the SMS job), so under load the statements, not the commits, were what Postgres spent its time
-//! on. Here the batch's rows of each kind travel as arrays, one per column, and `UNNEST` turns them back into
-//! rows: a few statements per batch, however many commits it holds.
+//! Postgres writes a batch of commits in one statement instead of one per row. Every statement is a round
+//! trip to the server and a turn of its executor, and a resend's commit is several (its event, the user row,
+//! the SMS job), so under load the statements, not the commits, were what Postgres spent its time on. Here the
+//! batch's rows of each kind travel as arrays, one per column (`pg_batch_sql`): one round trip, in which
+//! Postgres also commits, however many commits the batch holds. The rare writes (orgs, memberships, tokens)
+//! and the quota counters, whose refusal must be told apart per commit, run one by one after it, in a
+//! transaction.
 //!
-//! This is the path for a batch in which nothing fails. When any statement fails or finds less than it must
-//! (a conflicting sequence, a spent quota, a lost lease), the whole transaction is undone and the batch is
-//! written again one commit at a time, each in its own savepoint, which gives every commit its own outcome.
+//! This is the path for a batch in which nothing fails. When anything fails or finds less than it must (a
+//! conflicting sequence, a spent quota, a lost lease), all of it is undone and the batch is written again one
+//! commit at a time, each in its own savepoint, which gives every commit its own outcome.
 
 use std::collections::HashMap;
 
@@ -16,11 +18,15 @@ use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 use sqlx::{Connection, PgConnection, Postgres};
 
+use super::pg_batch_sql::{Part, batch_statement};
 use super::pg_connections::PgConnections;
 use super::postgres::PgStore;
 use super::statements::{Param, Statement, When, commit_statements};
 use super::writer::{BatchOutcome, WriteBatch};
 use super::{Commit, StoreError, queries};
+
+/// A batch's statement with its arrays bound.
+type BatchQuery = Query<'static, Postgres, PgArguments>;
 
 /// The writer's work on Postgres: the batch in one statement per table, else one commit at a time.
 pub(super) fn batch_writer(connections: PgConnections) -> WriteBatch {
@@ -51,8 +57,13 @@ async fn write_batch(conn: &mut PgConnection, commits: &[Commit]) -> BatchOutcom
     let Some(rows) = BatchRows::of(written.map(|(commit, _)| commit))? else {
         return PgStore::write_one_by_one(conn.begin().await?, commits).await;
     };
-    let rows = match rows.into_one_statement()? {
-        Ok(statement) => match statement
+    let settles_jobs = !rows.job_updates.is_empty();
+    let (statement, others) = rows.into_statement()?;
+    if others.is_empty() {
+        let Some(statement) = statement else {
+            return outcomes();
+        };
+        match statement
             .execute(&mut *conn)
             .await
             .map_err(StoreError::from)
@@ -60,26 +71,38 @@ async fn write_batch(conn: &mut PgConnection, commits: &[Commit]) -> BatchOutcom
             Ok(_) => return outcomes(),
             // The database or the connection failed: the whole batch with it (and the connection retired).
             Err(e @ StoreError::Unavailable(_)) => return Err(e),
-            // Alone, the commit's failure is the statement's; in a batch, whose it is is told apart below.
-            Err(e) if commits.len() == 1 => return Ok(vec![Err(e)]),
-            Err(_) => None,
-        },
-        Err(rows) => Some(rows),
-    };
-    if let Some(rows) = rows
-        && commits.len() > 1
-    {
+            // Alone, the commit's failure is the statement's, but for a lost lease, which the statement reports
+            // only as its failed check. In a batch, whose failure it is is told apart below.
+            Err(e) if commits.len() == 1 && !settles_jobs => return Ok(vec![Err(e)]),
+            Err(_) => {}
+        }
+    } else if commits.len() > 1 {
         let mut tx = conn.begin().await?;
-        match rows.write(&mut tx).await {
-            Ok(true) => {
+        match write_in(&mut tx, statement, &others).await {
+            Ok(()) => {
                 tx.commit().await?;
                 return outcomes();
             }
             // Something in the batch failed or was refused: written again below, one commit at a time.
-            Ok(false) | Err(_) => tx.rollback().await?,
+            Err(_) => tx.rollback().await?,
         }
     }
     PgStore::write_one_by_one(conn.begin().await?, commits).await
+}
+
+/// The batch's statement and then its other writes, in the caller's transaction.
+async fn write_in(
+    conn: &mut PgConnection,
+    statement: Option<BatchQuery>,
+    others: &[Statement],
+) -> Result<(), StoreError> {
+    if let Some(statement) = statement {
+        statement.execute(&mut *conn).await?;
+    }
+    for statement in others {
+        PgStore::run_statement(conn, statement).await?;
+    }
+    Ok(())
 }
 
 /// Which commits append an event at a sequence that an earlier commit of the batch appends at: two requests
@@ -137,60 +160,33 @@ impl BatchRows {
         Ok(Some(rows))
     }
 
-    /// The batch as one statement, when it holds resends only (events, user rows, new jobs): a single round
-    /// trip, in which Postgres also commits.
-    /// Otherwise the rows back, for a transaction.
-    #[allow(clippy::type_complexity)]
-    fn into_one_statement(
-        self,
-    ) -> Result<Result<Query<'static, Postgres, PgArguments>, Self>, StoreError> {
-        if !self.others.is_empty()
-            || !self.job_updates.is_empty()
-            || self.events.is_empty()
-            || self.users.rows.is_empty()
-        {
-            return Ok(Err(self));
-        }
-        let sql = match self.jobs.rows.is_empty() {
-            true => queries::WRITE_RESENDS_WITHOUT_JOBS_POSTGRES,
-            false => queries::WRITE_RESENDS_POSTGRES,
+    /// The statement that writes the batch's events, user rows and jobs, if it has any, and the writes that
+    /// must run one by one.
+    fn into_statement(self) -> Result<(Option<BatchQuery>, Vec<Statement>), StoreError> {
+        let parts = [
+            (Part::Events, self.events),
+            (Part::Users, self.users.rows),
+            (Part::Jobs, self.jobs.rows),
+            (Part::SettledJobs, self.job_updates),
+        ];
+        let present: Vec<Part> = parts
+            .iter()
+            .filter(|(_, rows)| !rows.is_empty())
+            .map(|(part, _)| *part)
+            .collect();
+        let Some(sql) = batch_statement(&present) else {
+            return Ok((None, self.others));
         };
-        let mut all = columns(self.events)?;
-        all.extend(columns(self.users.rows)?);
-        all.extend(columns(self.jobs.rows)?);
-        Ok(Ok(bound(sql, all)))
-    }
-
-    /// Writes everything; false when a row was not where it had to be (a job no longer under its lease).
-    async fn write(self, conn: &mut PgConnection) -> Result<bool, StoreError> {
-        if !self.events.is_empty() {
-            with_columns(queries::INSERT_EVENTS_POSTGRES, self.events)?
-                .execute(&mut *conn)
-                .await?;
-        }
-        if !self.users.rows.is_empty() {
-            with_columns(queries::UPSERT_USERS_POSTGRES, self.users.rows)?
-                .execute(&mut *conn)
-                .await?;
-        }
-        for statement in &self.others {
-            PgStore::run_statement(conn, statement).await?;
-        }
-        if !self.jobs.rows.is_empty() {
-            with_columns(queries::WRITE_JOBS_POSTGRES, self.jobs.rows)?
-                .execute(&mut *conn)
-                .await?;
-        }
-        if !self.job_updates.is_empty() {
-            let expected = self.job_updates.len();
-            let updated = with_columns(queries::UPDATE_JOBS_POSTGRES, self.job_updates)?
-                .fetch_all(&mut *conn)
-                .await?;
-            if updated.len() != expected {
-                return Ok(false);
+        let mut all = Vec::new();
+        for (_, rows) in parts {
+            if !rows.is_empty() {
+                all.extend(columns(rows)?);
             }
         }
-        Ok(true)
+        let query = all
+            .into_iter()
+            .fold(sqlx::query(sql), |query, column| column.bind(query));
+        Ok((Some(query), self.others))
     }
 }
 
@@ -215,23 +211,6 @@ impl Rows {
             }
         }
     }
-}
-
-/// `sql` with each parameter bound to the array of one column's values across `rows`.
-fn with_columns(
-    sql: &'static str,
-    rows: Vec<Vec<Param>>,
-) -> Result<Query<'static, Postgres, PgArguments>, StoreError> {
-    Ok(bound(sql, columns(rows)?))
-}
-
-fn bound(
-    sql: &'static str,
-    columns: impl IntoIterator<Item = Column>,
-) -> Query<'static, Postgres, PgArguments> {
-    columns
-        .into_iter()
-        .fold(sqlx::query(sql), |query, column| column.bind(query))
 }
 
 /// The rows turned into columns, one per parameter.
@@ -284,10 +263,7 @@ impl Column {
         Ok(())
     }
 
-    fn bind(
-        self,
-        query: Query<'static, Postgres, PgArguments>,
-    ) -> Query<'static, Postgres, PgArguments> {
+    fn bind(self, query: BatchQuery) -> BatchQuery {
         match self {
             Column::Text(values) => query.bind(values),
             Column::OptText(values) => query.bind(values),

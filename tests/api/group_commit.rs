@@ -1,12 +1,12 @@
 //! Group commit through the real store: many concurrent commits share transactions, and a commit that fails
-//! (a conflicting sequence, a used-up quota) fails alone while its neighbours are written.
+//! (a conflicting sequence, a used-up quota, a lost lease) fails alone while its neighbours are written.
 
 use std::sync::Arc;
 
 use anyhow::Result;
-use chrono::{TimeZone, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use phoneverify::domain::events::{AGGREGATE_USER, NewEvent};
-use phoneverify::store::{Commit, SmsQuota, Store, StoreError};
+use phoneverify::store::{Commit, JobState, JobUpdate, NewSmsJob, SmsQuota, Store, StoreError};
 use serde_json::json;
 
 use crate::check_eq;
@@ -15,6 +15,7 @@ use crate::helpers::{Backend, TestApp};
 crate::suite!(group_commit;
     a_conflicting_commit_fails_alone_among_concurrent_ones,
     a_used_up_quota_fails_only_the_commit_that_exceeds_it,
+    a_job_settled_under_a_lost_lease_fails_alone,
 );
 
 fn event(aggregate: &str, sequence: i64) -> NewEvent {
@@ -103,5 +104,71 @@ async fn a_used_up_quota_fails_only_the_commit_that_exceeds_it(b: Backend) -> Re
     }
     // A refused commit wrote nothing, not even its event.
     check_eq!(with_events, 3);
+    Ok(())
+}
+
+fn at(secs: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 7, 1, 8, 0, 0).unwrap() + Duration::seconds(secs)
+}
+
+/// The delivery worker's commits (a job settled, an event on its user) racing the resends' commits: the one
+/// made under a lease that is no longer the job's is refused, and every other is written.
+async fn a_job_settled_under_a_lost_lease_fails_alone(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    let store = app.services.store.clone();
+    let jobs = (0..16)
+        .map(|i| NewSmsJob {
+            id: format!("job-{i}"),
+            user_id: format!("owner-{i}"),
+            code_sequence: 1,
+            phone: "+41791234567".into(),
+            encrypted_code: "sealed".into(),
+            language: "en".into(),
+            expires_at: at(600),
+            created_at: at(0),
+        })
+        .collect();
+    store
+        .commit(Commit {
+            jobs,
+            ..Commit::default()
+        })
+        .await?;
+    let lease = at(61);
+    check_eq!(store.claim_jobs(at(1), lease, 100).await?.len(), 16);
+    let settle = |i: usize, lease_until| Commit {
+        events: vec![event(&format!("owner-{i}"), 1)],
+        job_updates: vec![JobUpdate {
+            id: format!("job-{i}"),
+            lease_until,
+            state: JobState::Sent,
+            attempts: 1,
+            next_attempt_at: at(2),
+            last_error: None,
+            updated_at: at(2),
+        }],
+        ..Commit::default()
+    };
+    // Job 7 is settled under a lease it never had; resends of other users go in between.
+    let mut commits: Vec<Commit> = (0..16)
+        .map(|i| settle(i, if i == 7 { at(99) } else { lease }))
+        .collect();
+    commits.extend((0..16).map(|i| Commit {
+        events: vec![event(&format!("resender-{i}"), 1)],
+        ..Commit::default()
+    }));
+    let outcomes = concurrently(&store, commits).await;
+    for (i, outcome) in outcomes.iter().enumerate() {
+        match i {
+            7 => anyhow::ensure!(matches!(outcome, Err(StoreError::LeaseLost)), "{outcome:?}"),
+            _ => anyhow::ensure!(outcome.is_ok(), "commit {i}: {outcome:?}"),
+        }
+    }
+    let counts = store.job_counts().await?;
+    check_eq!((counts.sent, counts.pending), (15, 1));
+    // The refused commit wrote nothing, not even its event.
+    check_eq!(store.events("owner-7").await?.len(), 0);
+    check_eq!(store.events("owner-8").await?.len(), 1);
+    check_eq!(store.events("resender-15").await?.len(), 1);
     Ok(())
 }
