@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, RawPathParams, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
@@ -31,9 +31,15 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
+/// The path parameter that names the user a route acts on.
+const USER_ID_PARAM: &str = "userId";
+
 /// The caller named by the `Authorization` header; its own span keeps the header out of every log.
 #[tracing::instrument(name = "authenticate", skip_all)]
-async fn authenticate(parts: &Parts, state: &AppState) -> Result<Auth, ApiError> {
+async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Auth, ApiError> {
+    // The user the path names is read with the caller; a path that cannot be decoded names nobody here, and
+    // its handler refuses it.
+    let params = RawPathParams::from_request_parts(parts, state).await.ok();
     let header = match parts.headers.get(axum::http::header::AUTHORIZATION) {
         Some(v) => Some(v.to_str().map_err(|_| {
             ApiError::from_service(
@@ -45,8 +51,12 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Auth, ApiError>
         })?),
         None => None,
     };
+    let named = params
+        .as_ref()
+        .and_then(|p| p.iter().find(|(name, _)| *name == USER_ID_PARAM))
+        .map(|(_, value)| value);
     state
-        .authenticate(header)
+        .authenticate(header, named)
         .await
         .map(Auth)
         .map_err(|e| ApiError::from_service(e, Op::Other))

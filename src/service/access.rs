@@ -7,8 +7,13 @@ use crate::domain::user::User;
 use crate::domain::{DomainError, permission};
 
 impl Services {
-    /// Resolves a bearer token to its user, who must exist and be active.
-    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller> {
+    /// Resolves a bearer token to its user, who must exist and be active. `named` is the id of the user the
+    /// request acts on, when its path names one: read in the same lookup as the caller, where the store can.
+    pub async fn authenticate(
+        &self,
+        authorization: Option<&str>,
+        named: Option<&str>,
+    ) -> Result<Caller> {
         let header =
             authorization.ok_or(ServiceError::Unauthenticated(AuthFailure::HeaderMissing))?;
         let token = header
@@ -29,21 +34,33 @@ impl Services {
                 )));
             }
         }
-        match self.store.user_with_memberships(&user_id).await? {
+        let named = named
+            .and_then(UserId::parse)
+            .filter(|named| *named != user_id);
+        let (found, named) = match named {
+            Some(named) => self.store.caller_and_user(&user_id, &named).await?,
+            None => (self.store.user_with_memberships(&user_id).await?, None),
+        };
+        match found {
             Some((user, memberships)) if user.can_authenticate() => Ok(Caller {
                 user_id: user.id.clone(),
                 org_id: user.org_id.clone(),
                 memberships,
                 row: user,
+                named,
             }),
             _ => Err(not_active()),
         }
     }
 
-    /// A user by id; the caller's own row when it asks about itself (read moments ago, when it authenticated).
+    /// A user by id: the caller's own row when it asks about itself, or the user its request named (both read
+    /// moments ago, when it authenticated).
     pub(crate) async fn user_for(&self, caller: &Caller, user_id: &str) -> Result<User> {
         if caller.user_id == *user_id {
             return Ok(caller.row.clone());
+        }
+        if let Some(named) = caller.named.as_ref().filter(|u| u.id == *user_id) {
+            return Ok(named.clone());
         }
         self.load_user(user_id).await
     }

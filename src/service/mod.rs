@@ -57,6 +57,8 @@ pub struct Caller {
     pub(crate) memberships: Vec<Membership>,
     /// The caller's own row as authentication read it: what a self-service command decides on first.
     pub(crate) row: User,
+    /// The user the request names by id, read with the caller (None: it names none, or no such user).
+    pub(crate) named: Option<User>,
 }
 
 /// The result of a write: the user as it is now (for the details object) and whether the write created it.

@@ -133,14 +133,18 @@ impl Services {
         target: &Target,
         decide: impl Fn(&User) -> Result<Decision<T>>,
     ) -> Result<(User, T)> {
-        // Acting on oneself, the first round decides on the row authentication just read.
-        let own = (target.user_id == caller.user_id && target.org_id == caller.row.org_id)
-            .then(|| caller.row.clone());
+        // The first round decides on the row authentication just read, the caller's own or the one its path
+        // named, if that is the target in the target's org.
+        let read = match target.user_id == caller.user_id {
+            true => Some(&caller.row),
+            false => caller.named.as_ref().filter(|u| u.id == target.user_id),
+        };
+        let read = read.filter(|u| u.org_id == target.org_id).cloned();
         self.execute_on_user(
             caller.user_id.as_str(),
             &target.user_id,
             Some(&target.org_id),
-            own,
+            read,
             decide,
         )
         .await

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 
-use super::{PatRecord, StoreError};
+use super::{CallerAndUser, PatRecord, StoreError};
 use crate::domain::ids::{OrgId, UserId};
 use crate::domain::org::{Membership, Org};
 use crate::domain::user::User;
@@ -16,6 +16,16 @@ pub(crate) trait KeyLookups: Send + Sync {
         &self,
         id: &UserId,
     ) -> Result<Option<(User, Vec<Membership>)>, StoreError>;
+    async fn caller_and_user(
+        &self,
+        caller: &UserId,
+        named: &UserId,
+    ) -> Result<CallerAndUser, StoreError> {
+        Ok((
+            self.user_with_memberships(caller).await?,
+            self.user(named).await?,
+        ))
+    }
     async fn org(&self, id: &OrgId) -> Result<Option<Org>, StoreError>;
     async fn memberships(&self, user_id: &UserId) -> Result<Vec<Membership>, StoreError>;
     async fn pat(&self, token_id: &str) -> Result<Option<PatRecord>, StoreError>;

@@ -148,6 +148,9 @@ pub struct SmsQuota {
     pub limit: i64,
 }
 
+/// A caller with its memberships (None: no such user), and another user (None: no such user).
+pub type CallerAndUser = (Option<(User, Vec<Membership>)>, Option<User>);
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> &'static str;
@@ -159,6 +162,18 @@ pub trait Store: Send + Sync + 'static {
         &self,
         id: &UserId,
     ) -> Result<Option<(User, Vec<Membership>)>, StoreError>;
+    /// A caller with its memberships and another user the request names, in one read where the backend can
+    /// (Postgres: one round trip instead of two).
+    async fn caller_and_user(
+        &self,
+        caller: &UserId,
+        named: &UserId,
+    ) -> Result<CallerAndUser, StoreError> {
+        Ok((
+            self.user_with_memberships(caller).await?,
+            self.user(named).await?,
+        ))
+    }
     /// True when a user that was not removed has this username (case-insensitive).
     async fn username_taken(&self, username: &str) -> Result<bool, StoreError>;
     async fn org(&self, id: &OrgId) -> Result<Option<Org>, StoreError>;

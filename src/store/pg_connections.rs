@@ -19,7 +19,7 @@ use sqlx::{Connection, PgConnection};
 
 use super::key_lookups::KeyLookups;
 use super::rows::{MembershipRow, OrgRow, PatRow, UserMembershipRow, UserRow};
-use super::{PatRecord, StoreError, queries};
+use super::{CallerAndUser, PatRecord, StoreError, queries};
 use crate::domain::ids::{OrgId, UserId};
 use crate::domain::org::{Membership, Org};
 use crate::domain::user::User;
@@ -143,6 +143,26 @@ impl KeyLookups for Arc<PgConnections> {
             .all(queries::SELECT_USER_WITH_MEMBERSHIPS, id.to_string())
             .await?;
         UserMembershipRow::fold(rows)
+    }
+
+    async fn caller_and_user(
+        &self,
+        caller: &UserId,
+        named: &UserId,
+    ) -> Result<CallerAndUser, StoreError> {
+        let keys = (caller.to_string(), named.to_string());
+        let rows: Vec<UserMembershipRow> = self
+            .with(|c| {
+                Box::pin(async move {
+                    Ok(sqlx::query_as(queries::SELECT_CALLER_AND_USER)
+                        .bind(keys.0)
+                        .bind(keys.1)
+                        .fetch_all(c)
+                        .await?)
+                })
+            })
+            .await?;
+        UserMembershipRow::fold_caller_and_user(rows, caller.as_str())
     }
 
     async fn org(&self, id: &OrgId) -> Result<Option<Org>, StoreError> {

@@ -42,6 +42,15 @@ pub(crate) const SELECT_USER_WITH_MEMBERSHIPS: &str = concat!(
      LEFT JOIN memberships ON memberships.user_id = users.id WHERE users.id = $1"
 );
 
+/// `SELECT_USER_WITH_MEMBERSHIPS` for the caller (`$1`), and in the same round trip the user a request names
+/// (`$2`), without its memberships.
+pub(crate) const SELECT_CALLER_AND_USER: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    ", scope AS membership_scope, roles AS membership_roles FROM users \
+     LEFT JOIN memberships ON memberships.user_id = users.id AND users.id = $1 WHERE users.id IN ($1, $2)"
+);
+
 pub(crate) const SELECT_USERS: &str = concat!("SELECT ", user_columns!(), " FROM users");
 
 // COUNT(*) is BIGINT on both backends (a bare `1` is INT4 on Postgres).

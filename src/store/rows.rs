@@ -196,6 +196,17 @@ pub(crate) struct UserMembershipRow {
 }
 
 impl UserMembershipRow {
+    /// `SELECT_CALLER_AND_USER`'s rows: the caller's (with memberships) apart from the other user's.
+    pub fn fold_caller_and_user(
+        rows: Vec<Self>,
+        caller: &str,
+    ) -> Result<super::CallerAndUser, StoreError> {
+        let (callers, named): (Vec<Self>, Vec<Self>) =
+            rows.into_iter().partition(|row| row.user.id == caller);
+        let named = named.into_iter().next().map(|row| row.user.into_user());
+        Ok((Self::fold(callers)?, named.transpose()?))
+    }
+
     /// The user of the first row, and the memberships of all rows.
     pub fn fold(rows: Vec<Self>) -> Result<Option<(User, Vec<Membership>)>, StoreError> {
         let mut memberships = Vec::with_capacity(rows.len());

@@ -14,8 +14,8 @@ use super::sqlite_local::LocalSqlite;
 use super::statements::projection_statements;
 use super::writer::Writer;
 use super::{
-    Commit, EventPage, InstanceInfo, JobCounts, PatRecord, Projections, RebuildFold, SmsJob, Store,
-    StoreError, queries,
+    CallerAndUser, Commit, EventPage, InstanceInfo, JobCounts, PatRecord, Projections, RebuildFold,
+    SmsJob, Store, StoreError, queries,
 };
 use crate::domain::events::{INSTANCE_ID, StoredEvent};
 use crate::domain::ids::{OrgId, UserId};
@@ -118,6 +118,21 @@ where
             .fetch_all(&self.pool)
             .await?;
         UserMembershipRow::fold(rows)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %caller))]
+    async fn caller_and_user(
+        &self,
+        caller: &UserId,
+        named: &UserId,
+    ) -> Result<CallerAndUser, StoreError> {
+        if let Some(lookups) = &self.lookups {
+            return lookups.caller_and_user(caller, named).await;
+        }
+        Ok((
+            self.user_with_memberships(caller).await?,
+            self.user(named).await?,
+        ))
     }
 
     // The username is left out of the span: it may be an email address or a phone number.

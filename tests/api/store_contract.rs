@@ -21,6 +21,7 @@ crate::suite!(store_contract;
     secrets_keep_the_first_value, a_leased_job_is_invisible_until_its_lease_ends,
     a_new_job_replaces_the_users_queued_one_but_not_one_being_sent,
     names_are_unique_case_insensitively_while_in_use,
+    a_caller_and_the_user_it_names_are_read_apart,
 );
 
 fn t(secs: i64) -> chrono::DateTime<Utc> {
@@ -396,5 +397,43 @@ async fn names_are_unique_case_insensitively_while_in_use(b: Backend) -> Result<
         "the bootstrap org, whatever the case"
     );
     anyhow::ensure!(!store.org_name_taken("nope").await?);
+    Ok(())
+}
+
+async fn a_caller_and_the_user_it_names_are_read_apart(b: Backend) -> Result<()> {
+    let (_app, store) = store(&b).await?;
+    let membership = |id: &str, role: &str| Membership {
+        user_id: uid(id),
+        scope: Scope::Org(OrgId::from_stored("org-1".into())),
+        roles: vec![role.into()],
+    };
+    store
+        .commit(Commit {
+            events: vec![event("caller", 1), event("named", 1)],
+            users: vec![user("caller", "cal", 1), user("named", "nam", 1)],
+            memberships: vec![
+                membership("caller", "ORG_OWNER"),
+                membership("named", "ORG_USER_MANAGER"),
+            ],
+            ..Commit::default()
+        })
+        .await?;
+    let (caller, named) = store.caller_and_user(&uid("caller"), &uid("named")).await?;
+    check_eq!(
+        caller,
+        Some((
+            user("caller", "cal", 1),
+            vec![membership("caller", "ORG_OWNER")]
+        ))
+    );
+    check_eq!(named, Some(user("named", "nam", 1)));
+    let (caller, named) = store
+        .caller_and_user(&uid("caller"), &uid("nobody"))
+        .await?;
+    check_eq!(caller.map(|(u, _)| u.id), Some(uid("caller")));
+    check_eq!(named, None);
+    let (caller, named) = store.caller_and_user(&uid("nobody"), &uid("named")).await?;
+    check_eq!(caller, None);
+    check_eq!(named.map(|u| u.id), Some(uid("named")));
     Ok(())
 }
