@@ -7,6 +7,7 @@ mod key_lookups;
 mod pg_batch;
 mod pg_batch_sql;
 mod pg_connections;
+mod pg_lookups;
 mod postgres;
 mod queries;
 mod rows;

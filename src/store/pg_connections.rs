@@ -1,4 +1,5 @@
-//! Postgres connections for the hot paths: the lookups every request makes and the writer's batches.
+//! Postgres connections for the hot paths: the lookups every request makes (`pg_lookups`) and the writer's
+//! batches.
 //!
 //! sqlx's pool pings a connection when it lends it out and again when it takes it back, two round trips
 //! around every query, so that a lookup cost three. Under load those pings were most of what the server and
@@ -8,21 +9,14 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use deadpool::Runtime;
 use deadpool::managed::{self, Metrics, PoolError, RecycleError, RecycleResult};
 use sqlx::postgres::{PgConnectOptions, PgRow};
 use sqlx::{Connection, PgConnection};
 
-use super::key_lookups::KeyLookups;
-use super::rows::{MembershipRow, OrgRow, PatRow, UserMembershipRow, UserRow};
-use super::{CallerAndUser, PatRecord, StoreError, queries};
-use crate::domain::ids::{OrgId, UserId};
-use crate::domain::org::{Membership, Org};
-use crate::domain::user::User;
+use super::StoreError;
 
 /// A connection idle longer than this is pinged before it is lent: it may have been closed meanwhile (by
 /// Postgres, a proxy, a restart) without anyone noticing.
@@ -105,8 +99,17 @@ fn unavailable(e: PoolError<sqlx::Error>) -> StoreError {
 }
 
 impl PgConnections {
+    /// Closes the connections; work asking for one from now on is `Unavailable`.
+    pub fn close(&self) {
+        self.pool.close();
+    }
+
     /// The row `sql` finds for `key`, if any.
-    async fn one<R>(&self, sql: &'static str, key: String) -> Result<Option<R>, StoreError>
+    pub(super) async fn one<R>(
+        &self,
+        sql: &'static str,
+        key: String,
+    ) -> Result<Option<R>, StoreError>
     where
         R: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin + 'static,
     {
@@ -117,7 +120,7 @@ impl PgConnections {
     }
 
     /// Every row `sql` finds for `key`.
-    async fn all<R>(&self, sql: &'static str, key: String) -> Result<Vec<R>, StoreError>
+    pub(super) async fn all<R>(&self, sql: &'static str, key: String) -> Result<Vec<R>, StoreError>
     where
         R: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin + 'static,
     {
@@ -125,66 +128,5 @@ impl PgConnections {
             Box::pin(async move { Ok(sqlx::query_as(sql).bind(key).fetch_all(c).await?) })
         })
         .await
-    }
-}
-
-#[async_trait]
-impl KeyLookups for Arc<PgConnections> {
-    async fn user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
-        let row: Option<UserRow> = self.one(queries::SELECT_USER, id.to_string()).await?;
-        row.map(UserRow::into_user).transpose()
-    }
-
-    async fn user_with_memberships(
-        &self,
-        id: &UserId,
-    ) -> Result<Option<(User, Vec<Membership>)>, StoreError> {
-        let rows: Vec<UserMembershipRow> = self
-            .all(queries::SELECT_USER_WITH_MEMBERSHIPS, id.to_string())
-            .await?;
-        UserMembershipRow::fold(rows)
-    }
-
-    async fn caller_and_user(
-        &self,
-        caller: &UserId,
-        named: &UserId,
-    ) -> Result<CallerAndUser, StoreError> {
-        let keys = (caller.to_string(), named.to_string());
-        let rows: Vec<UserMembershipRow> = self
-            .with(|c| {
-                Box::pin(async move {
-                    Ok(sqlx::query_as(queries::SELECT_CALLER_AND_USER)
-                        .bind(keys.0)
-                        .bind(keys.1)
-                        .fetch_all(c)
-                        .await?)
-                })
-            })
-            .await?;
-        UserMembershipRow::fold_caller_and_user(rows, caller.as_str())
-    }
-
-    async fn org(&self, id: &OrgId) -> Result<Option<Org>, StoreError> {
-        let row: Option<OrgRow> = self.one(queries::SELECT_ORG, id.to_string()).await?;
-        row.map(OrgRow::into_org).transpose()
-    }
-
-    async fn memberships(&self, user_id: &UserId) -> Result<Vec<Membership>, StoreError> {
-        let rows: Vec<MembershipRow> = self
-            .all(queries::SELECT_MEMBERSHIPS_OF_USER, user_id.to_string())
-            .await?;
-        rows.into_iter()
-            .map(MembershipRow::into_membership)
-            .collect()
-    }
-
-    async fn pat(&self, token_id: &str) -> Result<Option<PatRecord>, StoreError> {
-        let row: Option<PatRow> = self.one(queries::SELECT_PAT, token_id.to_owned()).await?;
-        row.map(PatRow::into_pat).transpose()
-    }
-
-    fn close_lookups(&self) {
-        self.pool.close();
     }
 }

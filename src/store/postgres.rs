@@ -9,6 +9,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgQueryResult};
 
 use super::StoreError;
 use super::pg_connections::PgConnections;
+use super::pg_lookups::PgLookups;
 use super::queries;
 use super::sql_store::{Backend, SqlStore};
 use super::writer::Writer;
@@ -72,11 +73,12 @@ impl PgStore {
             WRITERS,
             acquire_timeout,
         )?;
-        let lookups = Arc::new(PgConnections::new(
+        let connections = PgConnections::new(
             options.options(KEY_PLANNING),
             max_connections as usize,
             acquire_timeout,
-        )?);
+        )?;
+        let lookups = PgLookups::start(Arc::new(connections), max_connections as usize);
         Ok(Self {
             writer: Writer::start(super::pg_batch::batch_writer(writers), WRITERS),
             pool,

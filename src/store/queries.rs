@@ -42,13 +42,15 @@ pub(crate) const SELECT_USER_WITH_MEMBERSHIPS: &str = concat!(
      LEFT JOIN memberships ON memberships.user_id = users.id WHERE users.id = $1"
 );
 
-/// `SELECT_USER_WITH_MEMBERSHIPS` for the caller (`$1`), and in the same round trip the user a request names
-/// (`$2`), without its memberships.
-pub(crate) const SELECT_CALLER_AND_USER: &str = concat!(
-    "SELECT ",
+/// The users that a batch of lookups wants (`$1`), each with its memberships where `$2` says so, with each
+/// row's place among them (1-based) as `wanted`: one row per user and membership, NULLs for none.
+pub(crate) const SELECT_WANTED_USERS: &str = concat!(
+    "SELECT k.n AS wanted, ",
     user_columns!(),
-    ", scope AS membership_scope, roles AS membership_roles FROM users \
-     LEFT JOIN memberships ON memberships.user_id = users.id AND users.id = $1 WHERE users.id IN ($1, $2)"
+    ", scope AS membership_scope, roles AS membership_roles \
+     FROM UNNEST($1::text[], $2::boolean[]) WITH ORDINALITY AS k(wanted_id, with_memberships, n) \
+     JOIN users ON users.id = k.wanted_id \
+     LEFT JOIN memberships ON k.with_memberships AND memberships.user_id = users.id"
 );
 
 pub(crate) const SELECT_USERS: &str = concat!("SELECT ", user_columns!(), " FROM users");

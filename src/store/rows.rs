@@ -196,7 +196,7 @@ pub(crate) struct UserMembershipRow {
 }
 
 impl UserMembershipRow {
-    /// `SELECT_CALLER_AND_USER`'s rows: the caller's (with memberships) apart from the other user's.
+    /// A caller's rows (with memberships) apart from another user's, read together.
     pub fn fold_caller_and_user(
         rows: Vec<Self>,
         caller: &str,

@@ -22,6 +22,7 @@ crate::suite!(store_contract;
     a_new_job_replaces_the_users_queued_one_but_not_one_being_sent,
     names_are_unique_case_insensitively_while_in_use,
     a_caller_and_the_user_it_names_are_read_apart,
+    concurrent_lookups_each_get_their_own_users,
 );
 
 fn t(secs: i64) -> chrono::DateTime<Utc> {
@@ -435,5 +436,66 @@ async fn a_caller_and_the_user_it_names_are_read_apart(b: Backend) -> Result<()>
     let (caller, named) = store.caller_and_user(&uid("nobody"), &uid("named")).await?;
     check_eq!(caller, None);
     check_eq!(named.map(|u| u.id), Some(uid("named")));
+    Ok(())
+}
+
+/// Postgres reads the users of concurrent lookups in one query: each lookup must still get exactly its own
+/// users, with memberships only where it asked for them.
+async fn concurrent_lookups_each_get_their_own_users(b: Backend) -> Result<()> {
+    let (_app, store) = store(&b).await?;
+    const USERS: usize = 12;
+    let id = |i: usize| format!("many-{i}");
+    let membership = |i: usize| Membership {
+        user_id: uid(&id(i)),
+        scope: Scope::Org(OrgId::from_stored("org-1".into())),
+        roles: vec![format!("ROLE_{i}")],
+    };
+    store
+        .commit(Commit {
+            events: (0..USERS).map(|i| event(&id(i), 1)).collect(),
+            users: (0..USERS)
+                .map(|i| user(&id(i), &format!("many{i}"), 1))
+                .collect(),
+            memberships: (0..USERS).map(membership).collect(),
+            ..Commit::default()
+        })
+        .await?;
+    let mut lookups = tokio::task::JoinSet::new();
+    for round in 0..8 {
+        for i in 0..USERS {
+            let (store, other) = (store.clone(), (i + round + 1) % USERS);
+            let (me, them) = (uid(&id(i)), uid(&id(other)));
+            lookups.spawn(async move {
+                let found = match round % 3 {
+                    0 => store.user(&me).await?.map(|u| (u, None, None)),
+                    1 => store
+                        .user_with_memberships(&me)
+                        .await?
+                        .map(|(u, m)| (u, Some(m), None)),
+                    _ => match store.caller_and_user(&me, &them).await? {
+                        (Some((u, m)), named) => Some((u, Some(m), Some(named))),
+                        (None, _) => None,
+                    },
+                };
+                Ok::<_, StoreError>((i, other, round, found))
+            });
+        }
+    }
+    let mut answered = 0;
+    while let Some(joined) = lookups.join_next().await {
+        let (i, other, round, found) = joined??;
+        let Some((user, memberships, named)) = found else {
+            anyhow::bail!("lookup {i} (round {round}) found nobody");
+        };
+        check_eq!(user.id, uid(&id(i)));
+        if let Some(memberships) = memberships {
+            check_eq!(memberships, vec![membership(i)]);
+        }
+        if let Some(named) = named {
+            check_eq!(named.map(|u| u.id), Some(uid(&id(other))));
+        }
+        answered += 1;
+    }
+    check_eq!(answered, 8 * USERS);
     Ok(())
 }
