@@ -18,7 +18,7 @@ use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 use sqlx::{Connection, PgConnection, Postgres};
 
-use super::pg_batch_sql::{Part, batch_statement};
+use super::pg_batch_sql::{EVENTS_IN_LOG, Part, batch_statement};
 use super::pg_connections::PgConnections;
 use super::postgres::PgStore;
 use super::statements::{Param, Statement, When, commit_statements};
@@ -42,52 +42,112 @@ pub(super) fn batch_writer(connections: PgConnections) -> WriteBatch {
 }
 
 async fn write_batch(conn: &mut PgConnection, commits: &[Commit]) -> BatchOutcome {
-    let clashing = clashing(commits);
-    let outcomes = || {
-        let refused = |clashes: &bool| match clashes {
-            true => Err(StoreError::Conflict),
-            false => Ok(()),
+    let mut refused = clashing(commits);
+    let mut log_checked = false;
+    loop {
+        let live = commits.iter().zip(&refused).filter(|(_, r)| !**r);
+        let Some(rows) = BatchRows::of(live.map(|(commit, _)| commit))? else {
+            break;
         };
-        Ok(clashing.iter().map(refused).collect())
-    };
-    let written = commits
-        .iter()
-        .zip(&clashing)
-        .filter(|(_, clashes)| !**clashes);
-    let Some(rows) = BatchRows::of(written.map(|(commit, _)| commit))? else {
-        return PgStore::write_one_by_one(conn.begin().await?, commits).await;
-    };
-    let settles_jobs = !rows.job_updates.is_empty();
-    let (statement, others) = rows.into_statement()?;
-    if others.is_empty() {
+        let settles_jobs = !rows.job_updates.is_empty();
+        let (statement, others) = rows.into_statement()?;
+        if !others.is_empty() {
+            if commits.len() > 1 && write_in_transaction(conn, statement, &others).await? {
+                return Ok(outcomes(&refused));
+            }
+            break;
+        }
         let Some(statement) = statement else {
-            return outcomes();
+            return Ok(outcomes(&refused));
         };
         match statement
             .execute(&mut *conn)
             .await
             .map_err(StoreError::from)
         {
-            Ok(_) => return outcomes(),
+            Ok(_) => return Ok(outcomes(&refused)),
             // The database or the connection failed: the whole batch with it (and the connection retired).
             Err(e @ StoreError::Unavailable(_)) => return Err(e),
+            // Some commit was decided on a state that an earlier batch (or another process) has moved on from.
+            // Those whose events the log already holds are refused, and the rest go again as one statement:
+            // two round trips, where writing the batch one commit at a time costs several per commit and
+            // held up every commit of the batch.
+            Err(StoreError::Conflict) if commits.len() > 1 && !log_checked => {
+                log_checked = true;
+                let taken = already_in_log(conn, commits, &refused).await?;
+                if !taken.iter().any(|t| *t) {
+                    break;
+                }
+                for (refused, taken) in refused.iter_mut().zip(taken) {
+                    *refused |= taken;
+                }
+            }
             // Alone, the commit's failure is the statement's, but for a lost lease, which the statement reports
             // only as its failed check. In a batch, whose failure it is is told apart below.
             Err(e) if commits.len() == 1 && !settles_jobs => return Ok(vec![Err(e)]),
-            Err(_) => {}
-        }
-    } else if commits.len() > 1 {
-        let mut tx = conn.begin().await?;
-        match write_in(&mut tx, statement, &others).await {
-            Ok(()) => {
-                tx.commit().await?;
-                return outcomes();
-            }
-            // Something in the batch failed or was refused: written again below, one commit at a time.
-            Err(_) => tx.rollback().await?,
+            Err(_) => break,
         }
     }
     PgStore::write_one_by_one(conn.begin().await?, commits).await
+}
+
+/// `Conflict` for each refused commit, success for the others.
+fn outcomes(refused: &[bool]) -> Vec<Result<(), StoreError>> {
+    let outcome = |refused: &bool| match refused {
+        true => Err(StoreError::Conflict),
+        false => Ok(()),
+    };
+    refused.iter().map(outcome).collect()
+}
+
+/// Which of the commits not yet refused append an event at a place the log already holds.
+async fn already_in_log(
+    conn: &mut PgConnection,
+    commits: &[Commit],
+    refused: &[bool],
+) -> Result<Vec<bool>, StoreError> {
+    let live = || commits.iter().zip(refused).filter(|(_, r)| !**r);
+    let events = || live().flat_map(|(commit, _)| &commit.events);
+    let ids: Vec<&str> = events().map(|e| e.aggregate_id.as_str()).collect();
+    let sequences: Vec<i64> = events().map(|e| e.sequence).collect();
+    let taken: std::collections::HashSet<(String, i64)> = sqlx::query_as(EVENTS_IN_LOG)
+        .bind(ids)
+        .bind(sequences)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect();
+    let holds = |commit: &Commit| {
+        commit
+            .events
+            .iter()
+            .any(|e| taken.contains(&(e.aggregate_id.clone(), e.sequence)))
+    };
+    Ok(commits
+        .iter()
+        .zip(refused)
+        .map(|(commit, refused)| !refused && holds(commit))
+        .collect())
+}
+
+/// The batch's statement and then its other writes in one transaction; false when something failed or was
+/// refused (and all of it was undone).
+async fn write_in_transaction(
+    conn: &mut PgConnection,
+    statement: Option<BatchQuery>,
+    others: &[Statement],
+) -> Result<bool, StoreError> {
+    let mut tx = conn.begin().await?;
+    match write_in(&mut tx, statement, others).await {
+        Ok(()) => {
+            tx.commit().await?;
+            Ok(true)
+        }
+        Err(_) => {
+            tx.rollback().await?;
+            Ok(false)
+        }
+    }
 }
 
 /// The batch's statement and then its other writes, in the caller's transaction.

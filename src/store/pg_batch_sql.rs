@@ -24,6 +24,10 @@ pub(super) enum Part {
     SettledJobs,
 }
 
+/// Which of the given places (`$1` aggregate ids, `$2` sequences) the event log already holds.
+pub(super) const EVENTS_IN_LOG: &str = "SELECT e.aggregate_id, e.sequence FROM UNNEST($1::text[], $2::bigint[]) \
+     AS k(aggregate_id, sequence) JOIN events e ON e.aggregate_id = k.aggregate_id AND e.sequence = k.sequence";
+
 const PARTS: [Part; 4] = [Part::Events, Part::Users, Part::Jobs, Part::SettledJobs];
 
 impl Part {

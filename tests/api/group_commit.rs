@@ -16,6 +16,7 @@ crate::suite!(group_commit;
     a_conflicting_commit_fails_alone_among_concurrent_ones,
     a_used_up_quota_fails_only_the_commit_that_exceeds_it,
     a_job_settled_under_a_lost_lease_fails_alone,
+    commits_behind_the_log_fail_alone_among_concurrent_ones,
 );
 
 fn event(aggregate: &str, sequence: i64) -> NewEvent {
@@ -170,5 +171,50 @@ async fn a_job_settled_under_a_lost_lease_fails_alone(b: Backend) -> Result<()> 
     check_eq!(store.events("owner-7").await?.len(), 0);
     check_eq!(store.events("owner-8").await?.len(), 1);
     check_eq!(store.events("resender-15").await?.len(), 1);
+    Ok(())
+}
+
+/// Commits decided on a state an earlier batch has moved on from (their sequence is already in the log) are
+/// refused with `Conflict`; the commits they share a batch with are written.
+async fn commits_behind_the_log_fail_alone_among_concurrent_ones(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    let store = app.services.store.clone();
+    for i in 0..4 {
+        store
+            .commit(Commit {
+                events: vec![event(&format!("moved-{i}"), 1)],
+                ..Commit::default()
+            })
+            .await?;
+    }
+    let mut commits: Vec<Commit> = Vec::new();
+    for i in 0..24 {
+        commits.push(Commit {
+            events: vec![event(&format!("fresh-{i}"), 1)],
+            ..Commit::default()
+        });
+        if i % 6 == 0 {
+            commits.push(Commit {
+                events: vec![event(&format!("moved-{}", i / 6), 1)],
+                ..Commit::default()
+            });
+        }
+    }
+    let outcomes = concurrently(&store, commits).await;
+    let (mut written, mut behind) = (0, 0);
+    for (i, outcome) in outcomes.iter().enumerate() {
+        match outcome {
+            Ok(()) => written += 1,
+            Err(StoreError::Conflict) => behind += 1,
+            Err(e) => anyhow::bail!("commit {i}: {e:?}"),
+        }
+    }
+    check_eq!((written, behind), (24, 4));
+    for i in 0..24 {
+        check_eq!(store.last_sequence(&format!("fresh-{i}")).await?, 1);
+    }
+    for i in 0..4 {
+        check_eq!(store.events(&format!("moved-{i}")).await?.len(), 1);
+    }
     Ok(())
 }
