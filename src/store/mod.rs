@@ -169,12 +169,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         caller: &UserId,
         named: &UserId,
-    ) -> Result<CallerAndUser, StoreError> {
-        Ok((
-            self.user_with_memberships(caller).await?,
-            self.user(named).await?,
-        ))
-    }
+    ) -> Result<CallerAndUser, StoreError>;
     /// True when a user that was not removed has this username (case-insensitive).
     async fn username_taken(&self, username: &str) -> Result<bool, StoreError>;
     async fn org(&self, id: &OrgId) -> Result<Option<Org>, StoreError>;
