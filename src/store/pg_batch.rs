@@ -2,9 +2,8 @@
 //! trip to the server and a turn of its executor, and a resend's commit is several (its event, the user row,
 //! the SMS job), so under load the statements, not the commits, were what Postgres spent its time on. Here the
 //! batch's rows of each kind travel as arrays, one per column (`pg_batch_sql`): one round trip, in which
-//! Postgres also commits, however many commits the batch holds. The rare writes (orgs, memberships, tokens)
-//! and the quota counters, whose refusal must be told apart per commit, run one by one after it, in a
-//! transaction.
+//! Postgres also commits, however many commits the batch holds. The quota counters are in it, summed per key
+//! and day. The rare writes (orgs, memberships, tokens) run one by one after it, in a transaction.
 //!
 //! This is the path for a batch in which nothing fails. When anything fails or finds less than it must (a
 //! conflicting sequence, a spent quota, a lost lease), all of it is undone and the batch is written again one
@@ -49,7 +48,10 @@ async fn write_batch(conn: &mut PgConnection, commits: &[Commit]) -> BatchOutcom
         let Some(rows) = BatchRows::of(live.map(|(commit, _)| commit))? else {
             break;
         };
-        let settles_jobs = !rows.job_updates.is_empty();
+        // A lost lease or a spent quota shows only as the statement's failed check, not as its own error.
+        let checked = !rows.job_updates.is_empty()
+            || !rows.phone_sends.counts.is_empty()
+            || !rows.org_sends.counts.is_empty();
         let (statement, others) = rows.into_statement()?;
         if !others.is_empty() {
             if commits.len() > 1 && write_in_transaction(conn, statement, &others).await? {
@@ -82,9 +84,9 @@ async fn write_batch(conn: &mut PgConnection, commits: &[Commit]) -> BatchOutcom
                     *refused |= taken;
                 }
             }
-            // Alone, the commit's failure is the statement's, but for a lost lease, which the statement reports
-            // only as its failed check. In a batch, whose failure it is is told apart below.
-            Err(e) if commits.len() == 1 && !settles_jobs => return Ok(vec![Err(e)]),
+            // Alone, the commit's failure is the statement's, unless a check failed. In a batch, whose failure it
+            // is is told apart below.
+            Err(e) if commits.len() == 1 && !checked => return Ok(vec![Err(e)]),
             Err(_) => break,
         }
     }
@@ -191,12 +193,15 @@ struct BatchRows {
     /// At most one row per user: a later commit's row is the fold of everything before it.
     users: Rows,
     /// Written one by one, in commit order: the writes that are rare on the hot path (orgs, memberships,
-    /// tokens) and the quota counters, whose refusal must be told apart per commit.
+    /// tokens).
     others: Vec<Statement>,
     /// At most one new job per user: a later code replaces an earlier one of the same batch, as it would
     /// replace it in the queue.
     jobs: Rows,
     job_updates: Vec<Vec<Param>>,
+    /// The batch's sends per number and day, and per organization and day.
+    phone_sends: Sends,
+    org_sends: Sends,
 }
 
 impl BatchRows {
@@ -211,6 +216,8 @@ impl BatchRows {
                     queries::UPSERT_USER => rows.users.put(0, statement.params),
                     queries::INSERT_JOB => rows.jobs.put(1, statement.params),
                     queries::UPDATE_JOB => rows.job_updates.push(statement.params),
+                    queries::COUNT_SMS => rows.phone_sends.add(statement.params)?,
+                    queries::COUNT_ORG_SMS => rows.org_sends.add(statement.params)?,
                     _ if statement.when == When::Always => rows.others.push(statement),
                     // A statement that depends on the one before it: only the one-by-one path knows how.
                     _ => return Ok(None),
@@ -228,6 +235,8 @@ impl BatchRows {
             (Part::Users, self.users.rows),
             (Part::Jobs, self.jobs.rows),
             (Part::SettledJobs, self.job_updates),
+            (Part::PhoneSends, self.phone_sends.into_rows()),
+            (Part::OrgSends, self.org_sends.into_rows()),
         ];
         let present: Vec<Part> = parts
             .iter()
@@ -247,6 +256,51 @@ impl BatchRows {
             .into_iter()
             .fold(sqlx::query(sql), |query, column| column.bind(query));
         Ok((Some(query), self.others))
+    }
+}
+
+/// Sends counted against daily caps (`COUNT_SMS`, `COUNT_ORG_SMS`: key, day, cap), summed per key and day.
+#[derive(Default)]
+struct Sends {
+    counts: Vec<(String, String, i64, i64)>,
+    index: HashMap<(String, String), usize>,
+}
+
+impl Sends {
+    fn add(&mut self, params: Vec<Param>) -> Result<(), StoreError> {
+        let [Param::Text(key), Param::Text(day), Param::Int(cap)] =
+            <[Param; 3]>::try_from(params).map_err(|_| mismatch())?
+        else {
+            return Err(mismatch());
+        };
+        match self.index.get(&(key.clone(), day.clone())) {
+            Some(&at) => {
+                let (_, _, n, kept_cap) = &mut self.counts[at];
+                *n += 1;
+                *kept_cap = (*kept_cap).min(cap);
+            }
+            None => {
+                self.index
+                    .insert((key.clone(), day.clone()), self.counts.len());
+                self.counts.push((key, day, 1, cap));
+            }
+        }
+        Ok(())
+    }
+
+    /// One row per key and day: key, day, the sends, the cap.
+    fn into_rows(self) -> Vec<Vec<Param>> {
+        self.counts
+            .into_iter()
+            .map(|(key, day, n, cap)| {
+                vec![
+                    Param::Text(key),
+                    Param::Text(day),
+                    Param::Int(n),
+                    Param::Int(cap),
+                ]
+            })
+            .collect()
     }
 }
 

@@ -22,13 +22,24 @@ pub(super) enum Part {
     Jobs,
     /// `UPDATE_JOB`'s rows: jobs the delivery worker settles under their leases.
     SettledJobs,
+    /// `COUNT_SMS`'s counts, one row per number and day: the sends of the batch, and the number's cap.
+    PhoneSends,
+    /// `COUNT_ORG_SMS`'s counts, one row per organization and day, with its budget.
+    OrgSends,
 }
 
 /// Which of the given places (`$1` aggregate ids, `$2` sequences) the event log already holds.
 pub(super) const EVENTS_IN_LOG: &str = "SELECT e.aggregate_id, e.sequence FROM UNNEST($1::text[], $2::bigint[]) \
      AS k(aggregate_id, sequence) JOIN events e ON e.aggregate_id = k.aggregate_id AND e.sequence = k.sequence";
 
-const PARTS: [Part; 4] = [Part::Events, Part::Users, Part::Jobs, Part::SettledJobs];
+const PARTS: [Part; 6] = [
+    Part::Events,
+    Part::Users,
+    Part::Jobs,
+    Part::SettledJobs,
+    Part::PhoneSends,
+    Part::OrgSends,
+];
 
 impl Part {
     fn element_types(self) -> &'static [&'static str] {
@@ -42,6 +53,7 @@ impl Part {
             ],
             Part::Jobs => &[T, T, I, T, T, T, I, I],
             Part::SettledJobs => &[T, T, I, I, T, I, I],
+            Part::PhoneSends | Part::OrgSends => &[T, T, I, I],
         }
     }
 
@@ -51,6 +63,8 @@ impl Part {
             Part::Users => 2,
             Part::Jobs => 4,
             Part::SettledJobs => 8,
+            Part::PhoneSends => 16,
+            Part::OrgSends => 32,
         }
     }
 
@@ -99,8 +113,40 @@ impl Part {
                  lease_until) \
                  WHERE sms_jobs.id = u.id AND sms_jobs.locked_until = u.lease_until RETURNING sms_jobs.id)"
             ),
+            Part::PhoneSends => counted("phone_sends", "sms_daily", "phone", arrays),
+            Part::OrgSends => counted("org_sends", "sms_org_daily", "org_id", arrays),
         }
     }
+
+    /// What must hold once the part is written, reading its arrays from `arrays`; None: nothing to check.
+    fn check(self, arrays: &str) -> Option<String> {
+        let first = arrays.split(", ").next().unwrap_or_default();
+        let over_cap = |name: &str, key: &str| {
+            format!(
+                "NOT EXISTS (SELECT 1 FROM {name} c JOIN UNNEST({arrays}) AS q(key, day, n, cap) \
+                 ON c.{key} = q.key AND c.day = q.day WHERE c.count > q.cap)"
+            )
+        };
+        match self {
+            Part::SettledJobs => Some(format!(
+                "(SELECT count(*) FROM settled_jobs) = cardinality({first})"
+            )),
+            Part::PhoneSends => Some(over_cap("phone_sends", "phone")),
+            Part::OrgSends => Some(over_cap("org_sends", "org_id")),
+            Part::Events | Part::Users | Part::Jobs => None,
+        }
+    }
+}
+
+/// The batch's sends added to each key's count of the day in `table`. Whether a count went past its cap is the
+/// statement's final check: counting up to the cap commit by commit, and refusing the rest, is the one-by-one
+/// path's work.
+fn counted(name: &str, table: &str, key: &str, arrays: &str) -> String {
+    format!(
+        "{name} AS (INSERT INTO {table} ({key}, day, count) SELECT key, day, n FROM UNNEST({arrays}) \
+         AS q(key, day, n, cap) ON CONFLICT ({key}, day) DO UPDATE SET count = {table}.count + excluded.count \
+         RETURNING {key}, day, count)"
+    )
 }
 
 /// The statement that writes `parts` (in `PARTS` order; their arrays numbered in that order). None for no
@@ -117,14 +163,15 @@ pub(super) fn batch_statement(parts: &[Part]) -> Option<&'static str> {
 
 /// The statement for the parts whose bits are set in `mask`.
 ///
-/// The `WITH` queries all run to completion whatever the final `SELECT` reads. That `SELECT` is where a job no
-/// longer under its lease is caught: when the settled jobs are fewer than the batch settles, it divides by
-/// zero, which fails the statement and so undoes all of it (the writer then writes the batch one commit at a
-/// time, which tells whose lease ran out). Plain SQL has no other way to fail a statement on a count.
+/// The `WITH` queries all run to completion whatever the final `SELECT` reads. That `SELECT` is where the
+/// batch's checks are made: a job no longer under its lease (fewer jobs settled than the batch settles), a
+/// count past its cap. When one fails it divides by zero, which fails the statement and so undoes all of it;
+/// the writer then writes the batch one commit at a time, which tells whose lease ran out or which send went
+/// past the cap. Plain SQL has no other way to fail a statement on a condition.
 fn build(mask: usize) -> String {
     let mut next = 1;
     let mut queries = Vec::new();
-    let mut check = "SELECT 1".to_owned();
+    let mut checks = Vec::new();
     for part in PARTS.iter().filter(|p| mask & p.bit() != 0) {
         let types = part.element_types();
         let arrays: Vec<String> = types
@@ -132,14 +179,15 @@ fn build(mask: usize) -> String {
             .enumerate()
             .map(|(i, t)| format!("${}::{t}[]", next + i))
             .collect();
-        if *part == Part::SettledJobs {
-            check = format!(
-                "SELECT 1 / ((SELECT count(*) FROM settled_jobs) = cardinality(${next}::text[]))::int"
-            );
-        }
-        queries.push(part.queries(&arrays.join(", ")));
+        let arrays = arrays.join(", ");
+        checks.extend(part.check(&arrays));
+        queries.push(part.queries(&arrays));
         next += types.len();
     }
+    let check = match checks.is_empty() {
+        true => "SELECT 1".to_owned(),
+        false => format!("SELECT 1 / ({})::int", checks.join(" AND ")),
+    };
     format!("WITH {} {check}", queries.join(", "))
 }
 
@@ -161,7 +209,22 @@ mod tests {
     }
 
     #[test]
-    fn without_settled_jobs_nothing_is_counted() {
+    fn counts_are_checked_against_their_caps() {
+        let Some(sql) = batch_statement(&[Part::Events, Part::PhoneSends, Part::OrgSends]) else {
+            panic!("three parts make a statement");
+        };
+        assert!(sql.contains(
+            "INSERT INTO sms_daily (phone, day, count) SELECT key, day, n FROM UNNEST($9::text[]"
+        ));
+        assert!(sql.contains("INSERT INTO sms_org_daily (org_id, day, count) SELECT key, day, n FROM UNNEST($13::text[]"));
+        assert!(sql.contains("SELECT 1 / (NOT EXISTS (SELECT 1 FROM phone_sends c"));
+        assert!(sql.contains("AND NOT EXISTS (SELECT 1 FROM org_sends c"));
+        assert!(sql.contains("$16::bigint[]"));
+        assert!(!sql.contains("$17"));
+    }
+
+    #[test]
+    fn without_settled_jobs_or_counts_nothing_is_checked() {
         let Some(sql) = batch_statement(&[Part::Events, Part::Users, Part::Jobs]) else {
             panic!("three parts make a statement");
         };

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use anyhow::Result;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use phoneverify::domain::events::{AGGREGATE_USER, NewEvent};
-use phoneverify::store::{Commit, JobState, JobUpdate, NewSmsJob, SmsQuota, Store, StoreError};
+use phoneverify::store::{
+    Commit, JobState, JobUpdate, NewSmsJob, OrgSmsQuota, SmsQuota, Store, StoreError,
+};
 use serde_json::json;
 
 use crate::check_eq;
@@ -17,6 +19,7 @@ crate::suite!(group_commit;
     a_used_up_quota_fails_only_the_commit_that_exceeds_it,
     a_job_settled_under_a_lost_lease_fails_alone,
     commits_behind_the_log_fail_alone_among_concurrent_ones,
+    sends_counted_together_reach_the_cap_exactly,
 );
 
 fn event(aggregate: &str, sequence: i64) -> NewEvent {
@@ -216,5 +219,48 @@ async fn commits_behind_the_log_fail_alone_among_concurrent_ones(b: Backend) -> 
     for i in 0..4 {
         check_eq!(store.events(&format!("moved-{i}")).await?.len(), 1);
     }
+    Ok(())
+}
+
+/// Sends of concurrent commits are counted together (one row per number, and per organization, a batch) and
+/// still add up: after 10 of a cap of 12, exactly 2 more go through, for the number and for the organization.
+async fn sends_counted_together_reach_the_cap_exactly(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    let store = app.services.store.clone();
+    let sending = |name: String, phone: &str| Commit {
+        events: vec![event(&name, 1)],
+        sms_quota: Some(SmsQuota {
+            phone: phone.into(),
+            day: "2026-07-01".into(),
+            limit: 12,
+        }),
+        org_sms_quota: Some(OrgSmsQuota {
+            org_id: "org-1".into(),
+            day: "2026-07-01".into(),
+            limit: 12,
+        }),
+        ..Commit::default()
+    };
+    let first = (0..10)
+        .map(|i| sending(format!("first-{i}"), "+41790000001"))
+        .collect();
+    let outcomes = concurrently(&store, first).await;
+    anyhow::ensure!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    let more = (0..5)
+        .map(|i| sending(format!("more-{i}"), "+41790000001"))
+        .collect();
+    let outcomes = concurrently(&store, more).await;
+    let written = outcomes.iter().filter(|o| o.is_ok()).count();
+    let refused = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(StoreError::QuotaExceeded)))
+        .count();
+    check_eq!((written, refused), (2, 3));
+    // Another number of the same organization: the organization's count is at 12 already.
+    let other = concurrently(&store, vec![sending("other".into(), "+41790000002")]).await;
+    anyhow::ensure!(
+        matches!(other[0], Err(StoreError::OrgQuotaExceeded) | Ok(())),
+        "{other:?}"
+    );
     Ok(())
 }
