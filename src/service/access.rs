@@ -6,6 +6,17 @@ use crate::domain::ids::{OrgId, UserId};
 use crate::domain::user::User;
 use crate::domain::{DomainError, permission};
 
+impl Caller {
+    /// The row authentication read for `user_id`, if it read one: the caller's own, or the user its request
+    /// named.
+    pub(crate) fn row_of(&self, user_id: &str) -> Option<&User> {
+        if self.user_id == *user_id {
+            return Some(&self.row);
+        }
+        self.named.as_ref().filter(|u| u.id == *user_id)
+    }
+}
+
 impl Services {
     /// Resolves a bearer token to its user, who must exist and be active. `named` is the id of the user the
     /// request acts on, when its path names one: read in the same lookup as the caller, where the store can.
@@ -56,11 +67,8 @@ impl Services {
     /// A user by id: the caller's own row when it asks about itself, or the user its request named (both read
     /// moments ago, when it authenticated).
     pub(crate) async fn user_for(&self, caller: &Caller, user_id: &str) -> Result<User> {
-        if caller.user_id == *user_id {
-            return Ok(caller.row.clone());
-        }
-        if let Some(named) = caller.named.as_ref().filter(|u| u.id == *user_id) {
-            return Ok(named.clone());
+        if let Some(read) = caller.row_of(user_id) {
+            return Ok(read.clone());
         }
         self.load_user(user_id).await
     }

@@ -135,11 +135,10 @@ impl Services {
     ) -> Result<(User, T)> {
         // The first round decides on the row authentication just read, the caller's own or the one its path
         // named, if that is the target in the target's org.
-        let read = match target.user_id == caller.user_id {
-            true => Some(&caller.row),
-            false => caller.named.as_ref().filter(|u| u.id == target.user_id),
-        };
-        let read = read.filter(|u| u.org_id == target.org_id).cloned();
+        let read = caller
+            .row_of(target.user_id.as_str())
+            .filter(|u| u.org_id == target.org_id)
+            .cloned();
         self.execute_on_user(
             caller.user_id.as_str(),
             &target.user_id,
