@@ -83,7 +83,7 @@ impl SqliteStore {
         };
         let local = Arc::new(LocalSqlite::open(&path, BUSY_TIMEOUT)?);
         Ok(Self {
-            writer: Writer::start(local.batch_writer(), 1),
+            writer: Writer::on_thread("sqlite-writer", local.batch_writer())?,
             // Every write (batches and job claims) goes through `local`'s own write connection.
             write_pool: pool.clone(),
             pool,

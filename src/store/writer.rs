@@ -2,6 +2,10 @@
 //! transaction, each inside its own savepoint, so a commit that conflicts (or exceeds a quota, or lost its
 //! lease) is undone alone and never fails its neighbours. Each caller is answered after the transaction
 //! holding its commit is durable. Under load a batch grows by itself: commits queue while one is written.
+//!
+//! The loop that takes batches runs as a task (Postgres: writing is a wait on the network) or on a thread of
+//! its own (SQLite in process: writing is work on this machine's cores). On a task, each step between two
+//! batches waited its turn behind the requests queued on the runtime, and the one writer sat idle meanwhile.
 
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use std::future::Future;
@@ -23,6 +27,8 @@ const QUEUE: usize = 4096;
 pub(crate) type WriteBatch =
     Box<dyn Fn(Vec<Commit>) -> Pin<Box<dyn Future<Output = BatchOutcome> + Send>> + Send + Sync>;
 pub(crate) type BatchOutcome = Result<Vec<Result<(), StoreError>>, StoreError>;
+/// Writes a batch on the writer's own thread, blocking it until the batch is durable.
+pub(crate) type WriteBatchBlocking = Box<dyn FnMut(Vec<Commit>) -> BatchOutcome + Send>;
 
 struct Pending {
     commit: Commit,
@@ -64,6 +70,29 @@ impl Writer {
         }
     }
 
+    /// One writer on a thread of its own named `name`, which runs `write` for each batch; it ends when the
+    /// `Writer` is dropped and the queued commits are written.
+    pub fn on_thread(name: &str, mut write: WriteBatchBlocking) -> Result<Self, StoreError> {
+        let batch_sizes = batch_size_histogram();
+        let sizes = batch_sizes.clone();
+        let (queue, mut pending) = mpsc::channel(QUEUE);
+        std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || {
+                while let Some(first) = pending.blocking_recv() {
+                    let batch = with_queued(first, &mut pending);
+                    let (commits, replies) = split(batch, &sizes);
+                    answer(replies, write(commits));
+                }
+            })
+            .map_err(|e| StoreError::failed("cannot start the writer thread", e))?;
+        Ok(Self {
+            queues: vec![queue],
+            partition: RandomState::new(),
+            batch_sizes,
+        })
+    }
+
     pub async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
         let key = commit
             .events
@@ -86,32 +115,15 @@ fn stopped() -> StoreError {
 }
 
 async fn run(mut pending: mpsc::Receiver<Pending>, write: Arc<WriteBatch>, sizes: Histogram) {
-    while let Some(batch) = next_batch(&mut pending).await {
-        let (commits, replies): (Vec<_>, Vec<_>) =
-            batch.into_iter().map(|p| (p.commit, p.reply)).unzip();
-        let size = commits.len();
-        sizes.observe(size as f64);
-        tracing::trace!(size, "writing a batch of commits");
-        match write(commits).await {
-            Ok(outcomes) => {
-                for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                    // A caller that gave up (its request was cancelled) no longer waits: nothing to tell.
-                    let _ = reply.send(outcome);
-                }
-            }
-            Err(e) => {
-                tracing::warn!(size, error = %e, "a batch of commits failed as a whole");
-                for reply in replies {
-                    let _ = reply.send(Err(e.for_each_commit()));
-                }
-            }
-        }
+    while let Some(first) = pending.recv().await {
+        let batch = with_queued(first, &mut pending);
+        let (commits, replies) = split(batch, &sizes);
+        answer(replies, write(commits).await);
     }
 }
 
-/// Waits for a commit, then takes whatever else is queued (up to `MAX_BATCH`); None once the queue is closed.
-async fn next_batch(pending: &mut mpsc::Receiver<Pending>) -> Option<Vec<Pending>> {
-    let first = pending.recv().await?;
+/// `first` and whatever else is queued behind it, up to `MAX_BATCH` commits.
+fn with_queued(first: Pending, pending: &mut mpsc::Receiver<Pending>) -> Vec<Pending> {
     let mut batch = vec![first];
     while batch.len() < MAX_BATCH {
         match pending.try_recv() {
@@ -119,7 +131,34 @@ async fn next_batch(pending: &mut mpsc::Receiver<Pending>) -> Option<Vec<Pending
             Err(_) => break,
         }
     }
-    Some(batch)
+    batch
+}
+
+fn split(
+    batch: Vec<Pending>,
+    sizes: &Histogram,
+) -> (Vec<Commit>, Vec<oneshot::Sender<Result<(), StoreError>>>) {
+    sizes.observe(batch.len() as f64);
+    tracing::trace!(size = batch.len(), "writing a batch of commits");
+    batch.into_iter().map(|p| (p.commit, p.reply)).unzip()
+}
+
+/// Tells each commit of a batch what became of it.
+fn answer(replies: Vec<oneshot::Sender<Result<(), StoreError>>>, outcome: BatchOutcome) {
+    match outcome {
+        Ok(outcomes) => {
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                // A caller that gave up (its request was cancelled) no longer waits: nothing to tell.
+                let _ = reply.send(outcome);
+            }
+        }
+        Err(e) => {
+            tracing::warn!(size = replies.len(), error = %e, "a batch of commits failed as a whole");
+            for reply in replies {
+                let _ = reply.send(Err(e.for_each_commit()));
+            }
+        }
+    }
 }
 
 impl StoreError {

@@ -5,12 +5,12 @@
 //! microseconds). Everything else (migrations, history pages, the rebuild) stays on sqlx.
 //!
 //! A read runs on the caller's thread on one of a few connections: it is shorter than a hand-off would be, and
-//! WAL readers never wait for the writer. Writes run on one thread that owns the write connection
-//! (`write_thread`), one hand-off per batch.
+//! WAL readers never wait for the writer. Writes run on the group-commit writer's own thread, on the one write
+//! connection (`batches`), one hand-off per commit; job claims take that connection between two batches.
 
+mod batches;
 mod decode;
 mod row_cache;
-mod write_thread;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -22,13 +22,12 @@ use rusqlite::{CachedStatement, Connection, OpenFlags};
 
 use super::rows::{JobRow, MembershipRow, OrgRow, PatRow, UserMembershipRow, UserRow, micros};
 use super::statements::{Param, commit_statements};
-use super::writer::WriteBatch;
+use super::writer::WriteBatchBlocking;
 use super::{Commit, PatRecord, SmsJob, StoreError, queries};
 use crate::domain::ids::{OrgId, UserId};
 use crate::domain::org::{Membership, Org};
 use crate::domain::user::User;
 use row_cache::RowCache;
-use write_thread::WriteThread;
 
 /// Read connections: as many as requests that read at the same moment on a small machine, plus slack.
 const READERS: usize = 4;
@@ -36,7 +35,8 @@ const READERS: usize = 4;
 pub(crate) struct LocalSqlite {
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
-    writer: WriteThread,
+    /// The one connection that writes: the writer thread's batches and the job claims take turns on it.
+    writer: Arc<Mutex<Connection>>,
     users: RowCache,
     /// Set by `close`: from then on every call fails as a database that is gone would.
     closed: AtomicBool,
@@ -54,7 +54,7 @@ impl LocalSqlite {
         Ok(Self {
             readers,
             next_reader: AtomicUsize::new(0),
-            writer: WriteThread::start(writer)?,
+            writer: Arc::new(Mutex::new(writer)),
             users: RowCache::new(),
             closed: AtomicBool::new(false),
         })
@@ -73,25 +73,22 @@ impl LocalSqlite {
         Ok(())
     }
 
-    /// The group-commit writer's batches, planned on the caller's side and written on the writer thread.
-    pub fn batch_writer(self: &Arc<Self>) -> WriteBatch {
+    /// The group-commit writer's batches, planned and written on the writer's thread.
+    pub fn batch_writer(self: &Arc<Self>) -> WriteBatchBlocking {
         let this = self.clone();
         Box::new(move |commits: Vec<Commit>| {
-            let this = this.clone();
-            Box::pin(async move {
-                this.ensure_open()?;
-                let plans = commits.iter().map(commit_statements).collect();
-                let (outcomes, stamp) = this
-                    .writer
-                    .run(move |connection| write_thread::write_batch(connection, plans))
-                    .await?;
-                // Before anyone is answered: a caller's next request finds what it wrote.
-                if let Some(stamp) = stamp {
-                    let written = commits.iter().zip(&outcomes).filter(|(_, o)| o.is_ok());
-                    this.users.committed(stamp, written.map(|(c, _)| c));
-                }
-                Ok(outcomes)
-            })
+            this.ensure_open()?;
+            let plans = commits.iter().map(commit_statements).collect();
+            let (outcomes, stamp) = {
+                let mut connection = this.writer.lock().unwrap_or_else(PoisonError::into_inner);
+                batches::write_batch(&mut connection, plans)?
+            };
+            // Before anyone is answered: a caller's next request finds what it wrote.
+            if let Some(stamp) = stamp {
+                let written = commits.iter().zip(&outcomes).filter(|(_, o)| o.is_ok());
+                this.users.committed(stamp, written.map(|(c, _)| c));
+            }
+            Ok(outcomes)
         })
     }
 
@@ -168,8 +165,8 @@ impl LocalSqlite {
         row.map(PatRow::into_pat).transpose()
     }
 
-    /// Leases due jobs on the writer thread: a claim writes, and there it never competes with the batches for
-    /// SQLite's write lock.
+    /// Leases due jobs on the write connection, between two batches: a claim writes, and there it never
+    /// competes with the batches for SQLite's write lock.
     pub async fn claim_jobs(
         &self,
         now: DateTime<Utc>,
@@ -182,13 +179,14 @@ impl LocalSqlite {
             Param::Int(limit),
         ];
         self.ensure_open()?;
-        let rows = self
-            .writer
-            .run(move |c| {
-                let mut s = prepared(c, queries::CLAIM_JOBS_SQLITE, &params)?;
-                Ok(collect(s.raw_query(), decode::job)?)
-            })
-            .await?;
+        let writer = self.writer.clone();
+        let rows = tokio::task::spawn_blocking(move || {
+            let connection = writer.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut s = prepared(&connection, queries::CLAIM_JOBS_SQLITE, &params)?;
+            collect(s.raw_query(), decode::job)
+        })
+        .await
+        .map_err(|e| StoreError::failed("a job claim did not finish", e))??;
         rows.into_iter().map(JobRow::into_job).collect()
     }
 

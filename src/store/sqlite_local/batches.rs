@@ -1,54 +1,12 @@
-//! SQLite's one writer as a thread of its own that owns the write connection. A whole group-commit batch is
-//! handed over once and runs there as plain function calls; through sqlx every statement of it was a round
-//! trip to a connection thread and back, and those hand-offs, not SQLite, bounded the write rate.
+//! A group-commit batch on SQLite's one write connection, as plain calls into SQLite on the writer's own thread
+//! (`writer::Writer::on_thread`): through sqlx every statement of it was a round trip to a connection thread and
+//! back, and those hand-offs, not SQLite, bounded the write rate.
 
 use rusqlite::{Connection, TransactionBehavior};
-use tokio::sync::oneshot;
 
 use super::bind;
 use crate::store::statements::{Expect, Statement};
 use crate::store::{StoreError, queries};
-
-type Work = Box<dyn FnOnce(&mut Connection) + Send>;
-
-pub(crate) struct WriteThread {
-    work: std::sync::mpsc::Sender<Work>,
-}
-
-impl WriteThread {
-    /// The thread ends, closing the connection, once this is dropped and its queued work is done.
-    pub fn start(mut connection: Connection) -> Result<Self, StoreError> {
-        let (work, queue) = std::sync::mpsc::channel::<Work>();
-        std::thread::Builder::new()
-            .name("sqlite-writer".into())
-            .spawn(move || {
-                for item in queue {
-                    item(&mut connection);
-                }
-            })
-            .map_err(|e| StoreError::failed("cannot start the SQLite writer thread", e))?;
-        Ok(Self { work })
-    }
-
-    /// Runs `work` on the write connection and waits for its result without blocking the caller's thread.
-    pub async fn run<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.work
-            .send(Box::new(move |connection| {
-                // The caller may have gone (its request was cancelled): the work is done all the same.
-                let _ = reply.send(work(connection));
-            }))
-            .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
-    }
-}
-
-fn stopped() -> StoreError {
-    StoreError::Unavailable("the SQLite writer thread has stopped".into())
-}
 
 /// What a batch did to each commit, and the write stamp it committed (`queries::BUMP_WRITE_STAMP`); None when
 /// it committed nothing.
@@ -60,7 +18,7 @@ pub(super) fn write_batch(
     connection: &mut Connection,
     plans: Vec<Result<Vec<Statement>, StoreError>>,
 ) -> Written {
-    let mut tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let stamp: i64 = tx
         .prepare_cached(queries::BUMP_WRITE_STAMP)?
         .query_row([], |row| row.get(0))?;
@@ -81,20 +39,30 @@ pub(super) fn write_batch(
         return Ok((outcomes, committed.then_some(stamp)));
     }
     for plan in &plans {
-        let mut savepoint = tx.savepoint()?;
+        run_cached(&tx, SAVEPOINT)?;
         let outcome = plan
             .as_ref()
             .map_err(planning_failed)
-            .and_then(|p| apply(&savepoint, p));
+            .and_then(|p| apply(&tx, p));
         if outcome.is_err() {
-            savepoint.rollback()?;
+            run_cached(&tx, UNDO_TO_SAVEPOINT)?;
         }
-        // Releases the savepoint: what it holds (nothing, after a rollback) joins the transaction.
-        savepoint.commit()?;
+        // What the savepoint holds (nothing, after an undo) joins the transaction.
+        run_cached(&tx, RELEASE_SAVEPOINT)?;
         outcomes.push(outcome);
     }
     tx.commit()?;
     Ok((outcomes, Some(stamp)))
+}
+
+/// Each commit's savepoint, as statements compiled once on the connection: rusqlite's `Savepoint` parses its
+/// SQL anew every time, twice per commit. Should one of them fail, the transaction is dropped, which undoes it.
+const SAVEPOINT: &str = "SAVEPOINT one_commit";
+const UNDO_TO_SAVEPOINT: &str = "ROLLBACK TO one_commit";
+const RELEASE_SAVEPOINT: &str = "RELEASE one_commit";
+
+fn run_cached(connection: &Connection, sql: &str) -> rusqlite::Result<()> {
+    connection.prepare_cached(sql)?.raw_execute().map(|_| ())
 }
 
 /// A planning failure, told to its own commit.
