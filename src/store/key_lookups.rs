@@ -46,6 +46,14 @@ impl KeyLookups for std::sync::Arc<super::sqlite_local::LocalSqlite> {
         self.as_ref().user_with_memberships(id)
     }
 
+    async fn caller_and_user(
+        &self,
+        caller: &UserId,
+        named: &UserId,
+    ) -> Result<CallerAndUser, StoreError> {
+        self.as_ref().caller_and_user(caller, named)
+    }
+
     async fn org(&self, id: &OrgId) -> Result<Option<Org>, StoreError> {
         self.as_ref().org(id)
     }

@@ -23,7 +23,7 @@ use rusqlite::{CachedStatement, Connection, OpenFlags};
 use super::rows::{JobRow, MembershipRow, OrgRow, PatRow, UserMembershipRow, UserRow, micros};
 use super::statements::{Param, commit_statements};
 use super::writer::WriteBatchBlocking;
-use super::{Commit, PatRecord, SmsJob, StoreError, queries};
+use super::{CallerAndUser, Commit, PatRecord, SmsJob, StoreError, queries};
 use crate::domain::ids::{OrgId, UserId};
 use crate::domain::org::{Membership, Org};
 use crate::domain::user::User;
@@ -94,16 +94,73 @@ impl LocalSqlite {
 
     /// From memory when it is current (`row_cache`), else from the database.
     pub fn user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
-        let (stamp, row) = self.read(|c| {
+        let (stamp, found) = self.read(|c| {
             let stamp = write_stamp(c)?;
-            if let Some(user) = self.users.user(id, stamp) {
-                return Ok((stamp, Cached::Kept(user)));
-            }
-            let mut s = prepared(c, queries::SELECT_USER, &[Param::Text(id.to_string())])?;
-            let row = s.raw_query().next()?.map(decode::user).transpose()?;
-            Ok((stamp, Cached::Read(row)))
+            Ok((stamp, self.user_at(c, stamp, id)?))
         })?;
-        let user = match row {
+        self.kept_user(stamp, found)
+    }
+
+    /// As `user`, with the user's memberships.
+    pub fn user_with_memberships(
+        &self,
+        id: &UserId,
+    ) -> Result<Option<(User, Vec<Membership>)>, StoreError> {
+        let (stamp, found) = self.read(|c| {
+            let stamp = write_stamp(c)?;
+            Ok((stamp, self.user_with_memberships_at(c, stamp, id)?))
+        })?;
+        self.kept_user_with_memberships(stamp, found)
+    }
+
+    /// A caller with its memberships and the user its request names, read together: one read of the write
+    /// stamp (a read transaction that follows every commit) serves both.
+    pub fn caller_and_user(
+        &self,
+        caller: &UserId,
+        named: &UserId,
+    ) -> Result<CallerAndUser, StoreError> {
+        let (stamp, caller, named) = self.read(|c| {
+            let stamp = write_stamp(c)?;
+            let caller = self.user_with_memberships_at(c, stamp, caller)?;
+            Ok((stamp, caller, self.user_at(c, stamp, named)?))
+        })?;
+        Ok((
+            self.kept_user_with_memberships(stamp, caller)?,
+            self.kept_user(stamp, named)?,
+        ))
+    }
+
+    /// The user as of `stamp`: from memory, or its row from the database.
+    fn user_at(&self, c: &Connection, stamp: i64, id: &UserId) -> rusqlite::Result<FoundUser> {
+        if let Some(user) = self.users.user(id, stamp) {
+            return Ok(Cached::Kept(user));
+        }
+        let mut s = prepared(c, queries::SELECT_USER, &[Param::Text(id.to_string())])?;
+        let row = s.raw_query().next()?.map(decode::user).transpose()?;
+        Ok(Cached::Read(row))
+    }
+
+    fn user_with_memberships_at(
+        &self,
+        c: &Connection,
+        stamp: i64,
+        id: &UserId,
+    ) -> rusqlite::Result<FoundWithMemberships> {
+        if let Some(kept) = self.users.user_with_memberships(id, stamp) {
+            return Ok(Cached::Kept(kept));
+        }
+        let params = [Param::Text(id.to_string())];
+        let mut s = prepared(c, queries::SELECT_USER_WITH_MEMBERSHIPS, &params)?;
+        Ok(Cached::Read(collect(
+            s.raw_query(),
+            decode::user_with_membership,
+        )?))
+    }
+
+    /// The user found, offered to memory if it was read from the database at `stamp`.
+    fn kept_user(&self, stamp: i64, found: FoundUser) -> Result<Option<User>, StoreError> {
+        let user = match found {
             Cached::Kept(user) => return Ok(Some(user)),
             Cached::Read(row) => row.map(UserRow::into_user).transpose()?,
         };
@@ -113,22 +170,12 @@ impl LocalSqlite {
         Ok(user)
     }
 
-    /// As `user`, with the user's memberships.
-    pub fn user_with_memberships(
+    fn kept_user_with_memberships(
         &self,
-        id: &UserId,
+        stamp: i64,
+        found: FoundWithMemberships,
     ) -> Result<Option<(User, Vec<Membership>)>, StoreError> {
-        let (stamp, rows) = self.read(|c| {
-            let stamp = write_stamp(c)?;
-            if let Some(kept) = self.users.user_with_memberships(id, stamp) {
-                return Ok((stamp, Cached::Kept(kept)));
-            }
-            let params = [Param::Text(id.to_string())];
-            let mut s = prepared(c, queries::SELECT_USER_WITH_MEMBERSHIPS, &params)?;
-            let rows = collect(s.raw_query(), decode::user_with_membership)?;
-            Ok((stamp, Cached::Read(rows)))
-        })?;
-        let found = match rows {
+        let found = match found {
             Cached::Kept(kept) => return Ok(Some(kept)),
             Cached::Read(rows) => UserMembershipRow::fold(rows)?,
         };
@@ -214,6 +261,9 @@ enum Cached<K, R> {
     Kept(K),
     Read(R),
 }
+
+type FoundUser = Cached<User, Option<UserRow>>;
+type FoundWithMemberships = Cached<(User, Vec<Membership>), Vec<UserMembershipRow>>;
 
 /// The database's write stamp, read before anything else a lookup reads.
 fn write_stamp(connection: &Connection) -> rusqlite::Result<i64> {
