@@ -94,10 +94,7 @@ impl LocalSqlite {
 
     /// From memory when it is current (`row_cache`), else from the database.
     pub fn user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
-        let (stamp, found) = self.read(|c| {
-            let stamp = write_stamp(c)?;
-            Ok((stamp, self.user_at(c, stamp, id)?))
-        })?;
+        let (stamp, found) = self.read_at_stamp(|c, stamp| self.user_at(c, stamp, id))?;
         self.kept_user(stamp, found)
     }
 
@@ -106,10 +103,8 @@ impl LocalSqlite {
         &self,
         id: &UserId,
     ) -> Result<Option<(User, Vec<Membership>)>, StoreError> {
-        let (stamp, found) = self.read(|c| {
-            let stamp = write_stamp(c)?;
-            Ok((stamp, self.user_with_memberships_at(c, stamp, id)?))
-        })?;
+        let (stamp, found) =
+            self.read_at_stamp(|c, stamp| self.user_with_memberships_at(c, stamp, id))?;
         self.kept_user_with_memberships(stamp, found)
     }
 
@@ -120,10 +115,9 @@ impl LocalSqlite {
         caller: &UserId,
         named: &UserId,
     ) -> Result<CallerAndUser, StoreError> {
-        let (stamp, caller, named) = self.read(|c| {
-            let stamp = write_stamp(c)?;
+        let (stamp, (caller, named)) = self.read_at_stamp(|c, stamp| {
             let caller = self.user_with_memberships_at(c, stamp, caller)?;
-            Ok((stamp, caller, self.user_at(c, stamp, named)?))
+            Ok((caller, self.user_at(c, stamp, named)?))
         })?;
         Ok((
             self.kept_user_with_memberships(stamp, caller)?,
@@ -235,6 +229,17 @@ impl LocalSqlite {
         .await
         .map_err(|e| StoreError::failed("a job claim did not finish", e))??;
         rows.into_iter().map(JobRow::into_job).collect()
+    }
+
+    /// Runs `read` on a free read connection after reading the write stamp there, which it is given.
+    fn read_at_stamp<T>(
+        &self,
+        read: impl FnOnce(&Connection, i64) -> rusqlite::Result<T>,
+    ) -> Result<(i64, T), StoreError> {
+        self.read(|c| {
+            let stamp = write_stamp(c)?;
+            Ok((stamp, read(c, stamp)?))
+        })
     }
 
     /// Runs `read` on a free read connection, or waits for one (reads take microseconds).
