@@ -71,10 +71,14 @@ class Sink:
         self._log.close()
 
 
+# A daily cap no bench run reaches (the settings are u32).
+LIMIT_OUT_OF_REACH = 1_000_000_000
+
+
 class Server:
     """One `phoneverify serve` on 127.0.0.1 with a throwaway data dir and the bench settings."""
 
-    def __init__(self, binary, workdir, database_url, sms_url, port=None):
+    def __init__(self, binary, workdir, database_url, sms_url, port=None, limits_on=False):
         self.binary = binary
         self.data_dir = Path(workdir) / "data"
         self.port = port or free_port()
@@ -100,6 +104,12 @@ class Server:
             # Plain log lines in server.log, so log_lines() can find the errors in it.
             "NO_COLOR": "1",
         })
+        if limits_on:
+            # Both daily caps on but out of reach: every send pays for its counters, none is refused.
+            self.env.update({
+                "PHONEVERIFY_LIMITS__MAX_SENDS_PER_PHONE_PER_DAY": str(LIMIT_OUT_OF_REACH),
+                "PHONEVERIFY_LIMITS__MAX_SMS_PER_ORG_PER_DAY": str(LIMIT_OUT_OF_REACH),
+            })
         self.proc = None
         self._log = None
 
