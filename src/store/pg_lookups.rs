@@ -13,6 +13,7 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use super::key_lookups::KeyLookups;
 use super::pg_connections::PgConnections;
 use super::rows::{MembershipRow, OrgRow, PatRow, UserMembershipRow};
+use super::writer::with_queued;
 use super::{CallerAndUser, PatRecord, StoreError, queries};
 use crate::domain::ids::{OrgId, UserId};
 use crate::domain::org::{Membership, Org};
@@ -99,18 +100,7 @@ async fn read_batches(wanted: Arc<Mutex<mpsc::Receiver<Wanted>>>, connections: A
 /// Waits for a lookup, then takes whatever else is queued, up to `MAX_BATCH` users; None once closed.
 async fn next_batch(queue: &mut mpsc::Receiver<Wanted>) -> Option<Vec<Wanted>> {
     let first = queue.recv().await?;
-    let mut users = first.users.len();
-    let mut batch = vec![first];
-    while users < MAX_BATCH {
-        match queue.try_recv() {
-            Ok(next) => {
-                users += next.users.len();
-                batch.push(next);
-            }
-            Err(_) => break,
-        }
-    }
-    Some(batch)
+    Some(with_queued(first, queue, MAX_BATCH, |w| w.users.len()))
 }
 
 /// Gives each lookup of `batch` its rows.

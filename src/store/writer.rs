@@ -80,7 +80,7 @@ impl Writer {
             .name(name.to_owned())
             .spawn(move || {
                 while let Some(first) = pending.blocking_recv() {
-                    let batch = with_queued(first, &mut pending);
+                    let batch = with_queued(first, &mut pending, MAX_BATCH, |_| 1);
                     let (commits, replies) = split(batch, &sizes);
                     answer(replies, write(commits));
                 }
@@ -116,18 +116,28 @@ fn stopped() -> StoreError {
 
 async fn run(mut pending: mpsc::Receiver<Pending>, write: Arc<WriteBatch>, sizes: Histogram) {
     while let Some(first) = pending.recv().await {
-        let batch = with_queued(first, &mut pending);
+        let batch = with_queued(first, &mut pending, MAX_BATCH, |_| 1);
         let (commits, replies) = split(batch, &sizes);
         answer(replies, write(commits).await);
     }
 }
 
-/// `first` and whatever else is queued behind it, up to `MAX_BATCH` commits.
-fn with_queued(first: Pending, pending: &mut mpsc::Receiver<Pending>) -> Vec<Pending> {
+/// `first` and whatever is queued behind it, taken while their weights add up to less than `cap`: the batch a
+/// queue's consumer takes at once (commits here, one each; users in `pg_lookups`).
+pub(super) fn with_queued<T>(
+    first: T,
+    queue: &mut mpsc::Receiver<T>,
+    cap: usize,
+    weight: impl Fn(&T) -> usize,
+) -> Vec<T> {
+    let mut taken = weight(&first);
     let mut batch = vec![first];
-    while batch.len() < MAX_BATCH {
-        match pending.try_recv() {
-            Ok(next) => batch.push(next),
+    while taken < cap {
+        match queue.try_recv() {
+            Ok(next) => {
+                taken += weight(&next);
+                batch.push(next);
+            }
             Err(_) => break,
         }
     }
