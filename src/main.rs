@@ -5,6 +5,10 @@ use phoneverify::cli::{Cli, run};
 use phoneverify::config::{Config, LogFormat};
 use tracing_subscriber::EnvFilter;
 
+// See Cargo.toml: the allocator is chosen for the server's many small, short-lived allocations per request.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
