@@ -63,6 +63,8 @@ def parse_args(argv):
                    help="then one sendCode run of about N requests with the server's RSS sampled every second")
     p.add_argument("--limits-on", action="store_true",
                    help="count every send against the per-number and per-org daily caps, set out of reach")
+    p.add_argument("--sms-latency-ms", type=int, default=0, metavar="MS",
+                   help="the SMS sink answers each SMS this long after it arrived, as a provider's API would")
     p.add_argument("--json", type=Path, help="also write the results to this file")
     p.add_argument("--keep", action="store_true", help="keep the work dir (server.log, data) afterwards")
     p.add_argument("--binary", required=True, help=argparse.SUPPRESS)
@@ -123,7 +125,7 @@ def run_backend(args, backend):
         if backend == "postgres":
             pg = PostgresDatabase(args.pg_url)
             say(backend, f"database {pg.name} created")
-        sink = Sink(workdir)
+        sink = Sink(workdir, args.sms_latency_ms)
         server = Server(args.binary, workdir, pg.url if pg else "", sink.url, args.port, args.limits_on)
         server.start()
         say(backend, f"server pid {server.proc.pid} at {server.base_url}, work dir {workdir}")

@@ -114,7 +114,8 @@ def backend_report(result, args):
     backend, rows = result["backend"], result["rows"]
     out = ["", f"== phoneverify bench: {backend} ==",
            f"{args.users} users (random user per request), {args.connections} connections, wrk -t{args.threads},"
-           f" {args.duration} s per route; SMS by webhook to a local sink, resend cooldown off, "
+           f" {args.duration} s per route; SMS by webhook to a local sink"
+           + (f" answering after {args.sms_latency_ms} ms" if args.sms_latency_ms else "") + ", resend cooldown off, "
            + ("daily caps counted (out of reach)" if args.limits_on else "daily cap off"),
            f"machine: {result['cpus']} CPUs, load average {result['load_before']:.1f} before the run,"
            f" {result['load_after']:.1f} at its end (the bench itself adds about 2-3)", ""]

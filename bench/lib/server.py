@@ -51,12 +51,12 @@ def http_get(url, timeout=2.0):
 class Sink:
     """The SMS webhook: bench/lib/sink.py in its own process."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, delay_ms=0):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/sms"
         self._log = open(Path(workdir) / "sink.log", "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("sink.py")), str(self.port)],
+            [sys.executable, str(Path(__file__).with_name("sink.py")), str(self.port), str(delay_ms)],
             stdout=self._log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
         _wait_until(lambda: http_get(f"http://127.0.0.1:{self.port}/count")[0] == 200, 10, "the SMS sink",
                     self.proc)
