@@ -21,6 +21,8 @@ pub enum SmsProviderKind {
 pub struct SmsConfig {
     pub provider: SmsProviderKind,
     pub max_attempts: u32,
+    /// Provider calls one process has in flight at once (`notify::worker`).
+    pub max_concurrent_sends: u32,
     pub webhook: WebhookConfig,
     pub twilio: TwilioConfig,
     pub template: TemplateConfig,

@@ -16,6 +16,7 @@ fn defaults_parse_and_match_the_spec() {
     assert_eq!(c.limits.max_sends_per_phone_per_day, 10);
     assert_eq!(c.auth.leeway, Duration::from_secs(5));
     assert_eq!(c.sms.provider, SmsProviderKind::Log);
+    assert_eq!(c.sms.max_concurrent_sends, 16);
     assert_eq!(c.database_url(), "sqlite://data/phoneverify.db");
 }
 
@@ -29,6 +30,10 @@ fn a_bad_value_names_its_key() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("code.length"), "{err}");
+    let err = Config::from_toml_overrides("[sms]\nmax_concurrent_sends = 0")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("sms.max_concurrent_sends"), "{err}");
     let err = Config::from_toml_overrides("[sms]\nprovider = \"pigeon\"")
         .unwrap_err()
         .to_string();

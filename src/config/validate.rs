@@ -88,7 +88,7 @@ pub(super) fn invalid(key: impl Into<String>, reason: impl Into<String>) -> Conf
 impl Config {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
         // Upper bounds keep every duration far from overflowing the time arithmetic.
-        let bounded: [(&'static str, u64, u64, u64); 12] = [
+        let bounded: [(&'static str, u64, u64, u64); 13] = [
             ("code.expiry_secs", self.code.expiry.as_secs(), 1, DAY),
             (
                 "limits.resend_cooldown_secs",
@@ -150,6 +150,12 @@ impl Config {
                 u64::from(self.code.max_attempts),
                 1,
                 100,
+            ),
+            (
+                "sms.max_concurrent_sends",
+                u64::from(self.sms.max_concurrent_sends),
+                1,
+                256,
             ),
         ];
         for (key, value, min, max) in bounded {

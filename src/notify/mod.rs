@@ -1,5 +1,6 @@
 //! SMS delivery: providers behind one trait, and the outbox worker that drives them.
 
+mod delivery;
 pub mod template;
 mod twilio;
 mod webhook;

@@ -1,96 +1,118 @@
-//! The outbox worker: leases due delivery jobs, sends them, and records the outcome with an event.
-//! Jobs live in the database, so they survive restarts; a lease keeps two processes off the same job.
+//! The outbox worker: leases due delivery jobs and keeps up to `sms.max_concurrent_sends` of them in hand, each
+//! sent and settled on its own (`delivery`). Jobs live in the database, so they survive restarts; a lease keeps
+//! two processes off the same job.
 
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
+use futures_util::StreamExt;
+use futures_util::future::join_all;
+use futures_util::stream::FuturesUnordered;
 use tokio::sync::watch;
 
-use super::{SendError, SmsMessage, SmsProvider, template};
-use crate::domain::ids::UserId;
-use crate::domain::user::{User, UserEvent};
-use crate::service::{Decision, ServiceError, Services};
-use crate::store::{JobState, JobUpdate, SmsJob, StoreError};
-
-/// Who the worker's events are attributed to.
-const SYSTEM_CREATOR: &str = "SYSTEM";
+use super::SmsProvider;
+use crate::service::Services;
+use crate::store::{SmsJob, StoreError};
 
 /// How long a leased job is hidden from other workers; longer than any provider call
 /// (`config::MAX_SMS_TIMEOUT`).
-const LEASE: i64 = 60;
-/// Jobs leased per round, at most: fewer when the provider is slow (see `batch_size`).
-const BATCH: i64 = 16;
+pub(super) const LEASE: i64 = 60;
 /// Upper bound on sleeping when nothing is due, so a job queued by another process is picked up.
 const IDLE_POLL: StdDuration = StdDuration::from_secs(5);
 /// A provider call is cut off this long after the provider's own timeout, in case it does not keep it.
 const SEND_GRACE: StdDuration = StdDuration::from_secs(1);
 /// Settling a job (a short write) is allowed this long within the lease.
-const SETTLE_ALLOWANCE_SECS: i64 = 2;
-/// Retry delays grow as BASE * 2^attempt, capped, with up to 25 % jitter.
-const BACKOFF_BASE_SECS: i64 = 2;
-const BACKOFF_CAP_SECS: i64 = 300;
-/// Closing a job competes with API writes on the same user; a job left unsettled would be sent again once
-/// its lease ends, so this retries longer than a request does.
-const SENT_EVENT_RETRIES: usize = 20;
+pub(super) const SETTLE_ALLOWANCE_SECS: i64 = 2;
 
 pub struct Worker {
-    services: Arc<Services>,
-    provider: Arc<dyn SmsProvider>,
+    pub(super) services: Arc<Services>,
+    pub(super) provider: Arc<dyn SmsProvider>,
     /// How long one provider call may take before it counts as timed out.
-    send_timeout: StdDuration,
-    batch: i64,
-}
-
-/// What became of one job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Sent,
-    Retry,
-    GaveUp,
-    /// The code was replaced or removed before it could be sent.
-    Dropped,
+    pub(super) send_timeout: StdDuration,
+    /// Jobs in hand at once (`sms.max_concurrent_sends`): each is sent and settled on its own, so a slow
+    /// provider answer holds up one SMS, not the queue.
+    concurrency: usize,
 }
 
 impl Worker {
     pub fn new(services: Arc<Services>, provider: Arc<dyn SmsProvider>) -> Self {
         let send_timeout = provider.timeout() + SEND_GRACE;
+        let concurrency = usize::try_from(services.config.sms.max_concurrent_sends)
+            .unwrap_or(1)
+            .max(1);
         Self {
             services,
             provider,
             send_timeout,
-            batch: batch_size(send_timeout),
+            concurrency,
         }
     }
 
-    /// Runs until `stop` turns true; a job in hand is finished first.
+    /// Runs until `stop` turns true; the jobs in hand are finished first.
+    ///
+    /// Up to `concurrency` jobs are in hand at once. Free places are filled by claims, a few places at a time
+    /// while jobs are in hand (not one claim per finished job), and at once when the queue was found full.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         tracing::info!(
             provider = self.provider.name(),
+            concurrency = self.concurrency,
             "SMS delivery worker started"
         );
+        let mut in_hand = FuturesUnordered::new();
+        // Whether a claim may find due jobs: not after one that found fewer than it asked for, until a new
+        // job is queued here, a wait ends, or IDLE_POLL passes (jobs of other processes, retries coming due).
+        let mut may_find_more = true;
+        let mut stopping = false;
         loop {
-            if *stop.borrow() {
+            stopping |= *stop.borrow();
+            if stopping && in_hand.is_empty() {
                 break;
             }
-            let idle = match self.run_once().await {
-                Ok(0) => self.idle_wait().await,
-                Ok(_) => StdDuration::ZERO,
-                Err(e) => {
-                    tracing::warn!(error = %e, "SMS worker could not read jobs; will retry");
-                    IDLE_POLL
+            let free = self.concurrency - in_hand.len();
+            let mut pause = None;
+            if !stopping && may_find_more && (in_hand.is_empty() || free >= self.claim_step()) {
+                match self.claim(free).await {
+                    Ok(jobs) => {
+                        may_find_more = jobs.len() == free;
+                        in_hand.extend(jobs.into_iter().map(|job| self.handle_logged(job)));
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "SMS worker could not read jobs; will retry");
+                        may_find_more = false;
+                        pause = Some(IDLE_POLL);
+                    }
                 }
-            };
-            if idle.is_zero() {
+            }
+            if in_hand.is_empty() {
+                if stopping {
+                    break;
+                }
+                let idle = match pause {
+                    Some(pause) => pause,
+                    None => self.idle_wait().await,
+                };
+                tokio::select! {
+                    _ = self.services.outbox.notified() => {}
+                    _ = tokio::time::sleep(idle) => {}
+                    changed = stop.changed() => stopping |= changed.is_err(),
+                }
+                may_find_more = true;
                 continue;
             }
             tokio::select! {
-                _ = self.services.outbox.notified() => {}
-                _ = tokio::time::sleep(idle) => {}
-                _ = stop.changed() => {}
+                Some(()) = in_hand.next() => {}
+                _ = self.services.outbox.notified(), if !stopping => may_find_more = true,
+                _ = tokio::time::sleep(IDLE_POLL), if !may_find_more => may_find_more = true,
+                changed = stop.changed(), if !stopping => stopping |= changed.is_err(),
             }
         }
         tracing::info!("SMS delivery worker stopped");
+    }
+
+    /// Free places worth a claim while other jobs are in hand.
+    fn claim_step(&self) -> usize {
+        (self.concurrency / 4).max(1)
     }
 
     async fn idle_wait(&self) -> StdDuration {
@@ -102,238 +124,31 @@ impl Worker {
         }
     }
 
-    /// Leases and handles one batch of due jobs; returns how many it handled.
-    pub async fn run_once(&self) -> Result<usize, StoreError> {
+    /// Leases up to `limit` due jobs.
+    async fn claim(&self, limit: usize) -> Result<Vec<SmsJob>, StoreError> {
         let now = self.services.clock.now();
-        let jobs = self
-            .services
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.services
             .store
-            .claim_jobs(now, now + Duration::seconds(LEASE), self.batch)
-            .await?;
+            .claim_jobs(now, now + Duration::seconds(LEASE), limit)
+            .await
+    }
+
+    /// Leases one round of due jobs (up to `concurrency`), handles them all at once and returns how many it
+    /// handled: `run`'s work without its waiting, for tests that step the worker.
+    pub async fn run_once(&self) -> Result<usize, StoreError> {
+        let jobs = self.claim(self.concurrency).await?;
         let n = jobs.len();
-        for job in jobs {
-            if let Err(e) = self.handle(&job).await {
-                // The lease runs out and another round tries again.
-                tracing::warn!(job = %job.id, error = %e, "SMS job could not be settled");
-            }
-        }
+        join_all(jobs.into_iter().map(|job| self.handle_logged(job))).await;
         Ok(n)
     }
 
-    async fn handle(&self, job: &SmsJob) -> Result<Outcome, ServiceError> {
-        let s = &self.services;
-        let user = s
-            .store
-            .user(&UserId::from_stored(job.user_id.clone()))
-            .await?;
-        let current = user.as_ref().is_some_and(|u| is_current(u, job));
-        if !current {
-            self.settle(
-                job,
-                JobState::Dropped,
-                job.attempts,
-                Some("code replaced or removed".into()),
-                None,
-            )
-            .await?;
-            s.metrics.sms_attempt(self.provider.name(), "dropped");
-            return Ok(Outcome::Dropped);
-        }
-        let now = s.clock.now();
-        if now > job.expires_at {
-            tracing::warn!(job = %job.id, user = %job.user_id, "SMS given up: the code expired before it was delivered");
-            return self
-                .give_up(job, job.attempts, "expired", "code expired".into())
-                .await;
-        }
-        // A send must end, and be recorded, while the lease holds; otherwise another worker may take the job
-        // meanwhile and send it too. Left alone, the job is taken again once the lease is over.
-        let send_budget = Duration::from_std(self.send_timeout).unwrap_or(Duration::seconds(LEASE))
-            + Duration::seconds(SETTLE_ALLOWANCE_SECS);
-        if now + send_budget >= job.lease_until {
-            tracing::info!(job = %job.id, "SMS job left for the next round: too little of its lease is left");
-            return Ok(Outcome::Retry);
-        }
-        let code = match s.cipher.open(&job.encrypted_code) {
-            Ok(code) => code,
-            Err(e) => {
-                tracing::error!(job = %job.id, error = %e, "SMS job cannot be decrypted; giving up");
-                return self
-                    .give_up(job, job.attempts, "unreadable", "unreadable".into())
-                    .await;
-            }
-        };
-        let expiry = job.expires_at - job.created_at;
-        let minutes = expiry.num_minutes().max(1);
-        let message = SmsMessage {
-            to: job.phone.clone(),
-            text: template::render(
-                &s.config.sms.template,
-                &job.language,
-                code.expose(),
-                minutes,
-            ),
-            code,
-            user_id: job.user_id.clone(),
-            language: job.language.clone(),
-            expiry,
-            event_type: "user.human.phone.code.added",
-        };
-        let result =
-            match tokio::time::timeout(self.send_timeout, self.provider.send(&message)).await {
-                Ok(r) => r,
-                Err(_) => Err(SendError::Timeout),
-            };
-        let attempts = job.attempts + 1;
-        match result {
-            Ok(()) => {
-                let event = UserEvent::PhoneCodeSent {
-                    code_sequence: job.code_sequence,
-                };
-                self.settle(job, JobState::Sent, attempts, None, Some(event))
-                    .await?;
-                s.metrics.sms_attempt(self.provider.name(), "sent");
-                s.metrics.sms_delivered_after(
-                    (s.clock.now() - job.created_at)
-                        .to_std()
-                        .unwrap_or_default(),
-                );
-                Ok(Outcome::Sent)
-            }
-            Err(e) if attempts >= i64::from(s.config.sms.max_attempts) => {
-                s.metrics.sms_attempt(self.provider.name(), "failed");
-                tracing::warn!(job = %job.id, user = %job.user_id, error = %e, attempts, "SMS given up after its last attempt");
-                self.give_up(job, attempts, "provider failed", e.to_string())
-                    .await
-            }
-            Err(e) => {
-                // Not past the code's expiry: a code that dies while waiting is given up when it dies.
-                s.metrics.sms_attempt(self.provider.name(), "failed");
-                let next = (now + backoff(attempts)).min(job.expires_at + Duration::seconds(1));
-                tracing::info!(job = %job.id, error = %e, attempts, next = %next, "SMS send failed; will retry");
-                self.record(self.job_update(
-                    job,
-                    JobState::Pending,
-                    attempts,
-                    Some(e.to_string()),
-                    next,
-                ))
-                .await?;
-                Ok(Outcome::Retry)
-            }
+    async fn handle_logged(&self, job: SmsJob) {
+        if let Err(e) = self.handle(&job).await {
+            // The lease runs out and another round tries again.
+            tracing::warn!(job = %job.id, error = %e, "SMS job could not be settled");
         }
     }
-
-    /// Closes the job as failed and tells the user's aggregate, so nobody waits for this code in vain.
-    async fn give_up(
-        &self,
-        job: &SmsJob,
-        attempts: i64,
-        reason: &str,
-        error: String,
-    ) -> Result<Outcome, ServiceError> {
-        let event = UserEvent::PhoneCodeDeliveryFailed {
-            code_sequence: job.code_sequence,
-            reason: reason.into(),
-        };
-        self.settle(job, JobState::Failed, attempts, Some(error), Some(event))
-            .await?;
-        Ok(Outcome::GaveUp)
-    }
-
-    /// Writes the job's new state alone (no event goes with it).
-    async fn record(&self, update: JobUpdate) -> Result<(), ServiceError> {
-        let update = &update;
-        self.services
-            .execute(SYSTEM_CREATOR, move || async move {
-                Ok(Decision::answer(()).update_job(update.clone()))
-            })
-            .await
-            .map(|_| ())
-    }
-
-    fn job_update(
-        &self,
-        job: &SmsJob,
-        state: JobState,
-        attempts: i64,
-        error: Option<String>,
-        next: DateTime<Utc>,
-    ) -> JobUpdate {
-        JobUpdate {
-            id: job.id.clone(),
-            lease_until: job.lease_until,
-            state,
-            attempts,
-            next_attempt_at: next,
-            last_error: error,
-            updated_at: self.services.clock.now(),
-        }
-    }
-
-    /// Closes the job and appends its event to the user in one commit, deciding again if the user moved on.
-    async fn settle(
-        &self,
-        job: &SmsJob,
-        state: JobState,
-        attempts: i64,
-        error: Option<String>,
-        event: Option<UserEvent>,
-    ) -> Result<(), ServiceError> {
-        let s = &self.services;
-        let Some(event) = event else {
-            let now = s.clock.now();
-            return self
-                .record(self.job_update(job, state, attempts, error, now))
-                .await;
-        };
-        let user_id = &UserId::from_stored(job.user_id.clone());
-        let (error, event) = (&error, &event);
-        let _turn = s.user_gate.turn(user_id).await;
-        let result = s
-            .execute_with_retries(SENT_EVENT_RETRIES, SYSTEM_CREATOR, move || async move {
-                let update = self.job_update(job, state, attempts, error.clone(), s.clock.now());
-                Ok(match s.store.user(user_id).await? {
-                    Some(user) => Decision::on_user(&user, vec![event.clone()], ()),
-                    None => Decision::answer(()),
-                }
-                .update_job(update))
-            })
-            .await;
-        if let Err(ServiceError::JobLeaseLost) = &result {
-            tracing::warn!(job = %job.id, "SMS job lease ran out before it was settled; another worker has it");
-        }
-        result.map(|_| ())
-    }
-}
-
-/// The job still delivers the user's current code to the user's current number.
-fn is_current(user: &User, job: &SmsJob) -> bool {
-    user.live_human().is_ok()
-        && user.phone().is_some_and(|p| {
-            p.number.as_str() == job.phone
-                && p.code
-                    .as_ref()
-                    .is_some_and(|c| c.sequence == job.code_sequence)
-        })
-}
-
-/// As many jobs as can all be sent, each taking its longest, before their lease ends: a job is never still
-/// being sent when another worker may take it.
-fn batch_size(send_timeout: StdDuration) -> i64 {
-    let per_job = i64::try_from(send_timeout.as_secs())
-        .unwrap_or(LEASE)
-        .saturating_add(1 + SETTLE_ALLOWANCE_SECS);
-    (LEASE / per_job).clamp(1, BATCH)
-}
-
-fn backoff(attempts: i64) -> Duration {
-    let exp = u32::try_from(attempts.clamp(0, 16)).unwrap_or(16);
-    let base = BACKOFF_BASE_SECS
-        .saturating_mul(1 << exp)
-        .min(BACKOFF_CAP_SECS);
-    let jitter_ms = rand::random_range(0..=base * 250);
-    Duration::seconds(base) + Duration::milliseconds(jitter_ms)
 }
 
 #[cfg(test)]
@@ -341,23 +156,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_batch_fits_into_its_lease() {
-        assert_eq!(batch_size(StdDuration::from_millis(100)), BATCH);
-        // The default webhook timeout (5 s) plus grace: 6 s a call, 9 s a job with settling.
-        assert_eq!(batch_size(StdDuration::from_secs(6)), 6);
-        assert_eq!(batch_size(StdDuration::from_secs(31)), 1);
-        assert_eq!(batch_size(StdDuration::from_secs(600)), 1);
-        for secs in 0..=31 {
-            let n = batch_size(StdDuration::from_secs(secs));
-            assert!(n == 1 || n * (secs as i64 + 1) < LEASE, "{secs} s: {n}");
-        }
-    }
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        let first = backoff(1);
-        assert!(first >= Duration::seconds(4) && first <= Duration::seconds(5));
-        let late = backoff(12);
-        assert!(late >= Duration::seconds(300) && late <= Duration::seconds(375));
+    fn a_job_in_hand_is_sent_and_settled_within_its_lease() {
+        // Every job is in hand from its claim, so the longest call plus settling must fit into the lease.
+        let longest = crate::config::MAX_SMS_TIMEOUT
+            + SEND_GRACE
+            + StdDuration::from_secs(SETTLE_ALLOWANCE_SECS.unsigned_abs());
+        assert!(longest < StdDuration::from_secs(LEASE.unsigned_abs()));
     }
 }

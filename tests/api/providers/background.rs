@@ -16,6 +16,7 @@ use crate::helpers::{Backend, PHONE_A, PHONE_B, TestApp};
 
 crate::suite!(providers;
     background_worker_delivers_each_send_exactly_once, api_requests_do_not_wait_for_a_hanging_gateway,
+    a_hanging_send_holds_up_one_sms_not_the_queue,
 );
 
 /// Starts the real run loop (woken by commits) in the background; returns its stop switch and handle.
@@ -88,5 +89,49 @@ async fn api_requests_do_not_wait_for_a_hanging_gateway(b: Backend) -> Result<()
     tokio::time::timeout(StdDuration::from_secs(15), handle).await??;
     let counts = app.job_counts().await?;
     check_eq!((counts.pending, counts.sent), (2, 0));
+    Ok(())
+}
+
+async fn a_hanging_send_holds_up_one_sms_not_the_queue(b: Backend) -> Result<()> {
+    let gateway = Gateway::start(Reply::Status(200, "{}")).await?;
+    gateway.then([Reply::Hang]);
+    // The hanging call ends only with its timeout (5 s, plus the worker's grace).
+    let toml = tuned_webhook_toml(&gateway, SIGNING_KEY, 5, 5);
+    let app = TestApp::spawn_with(&b, &toml).await?;
+    let (stop, handle) = run_in_background(&app, webhook(&app)?);
+    let ada = app.human("ada").await?;
+    app.set_phone(&ada, PHONE_A).send_code().send().await.ok()?;
+    gateway.wait_for(1, StdDuration::from_secs(10)).await?;
+
+    // While ada's SMS hangs, the SMS queued after it go out, each once.
+    let mut phones = Vec::new();
+    for i in 0..3 {
+        let id = app.human(&format!("user{i}")).await?;
+        let phone = format!("+4179111230{i}");
+        app.set_phone(&id, &phone).send_code().send().await.ok()?;
+        phones.push(phone);
+    }
+    let started = Instant::now();
+    gateway.wait_for(4, StdDuration::from_secs(3)).await?;
+    let mut got: Vec<String> = gateway.received()[1..]
+        .iter()
+        .map(|r| r.recipient())
+        .collect();
+    got.sort();
+    check_eq!(got, phones);
+    check_eq!(
+        code_delivery(&app, &ada).await?,
+        json!("CODE_DELIVERY_PENDING")
+    );
+    ensure!(
+        started.elapsed() < StdDuration::from_secs(3),
+        "the queue waited for the hanging call"
+    );
+
+    let _ = stop.send(true);
+    tokio::time::timeout(StdDuration::from_secs(15), handle).await??;
+    let counts = app.job_counts().await?;
+    // Ada's call timed out: her job waits for its retry; the others were sent.
+    check_eq!((counts.pending, counts.sent), (1, 3));
     Ok(())
 }
