@@ -29,27 +29,43 @@ fn run_in_background(
     (stop, tokio::spawn(worker.run(stopped)))
 }
 
+/// A new user per number `{prefix}{i}`, `i < count`, each sent a code by SMS; the numbers, in order.
+async fn send_codes_to_new_users(app: &TestApp, count: usize, prefix: &str) -> Result<Vec<String>> {
+    let mut phones = Vec::new();
+    for i in 0..count {
+        let id = app.human(&format!("user{i}")).await?;
+        let phone = format!("{prefix}{i}");
+        app.set_phone(&id, &phone).send_code().send().await.ok()?;
+        phones.push(phone);
+    }
+    Ok(phones)
+}
+
+/// Stops the worker, waits for it to finish the calls in hand (each ends by its timeout at the latest) and
+/// gives the (pending, sent) job counts.
+async fn stop_and_count(
+    app: &TestApp,
+    stop: watch::Sender<bool>,
+    handle: tokio::task::JoinHandle<()>,
+) -> Result<(i64, i64)> {
+    let _ = stop.send(true);
+    tokio::time::timeout(StdDuration::from_secs(15), handle).await??;
+    let counts = app.job_counts().await?;
+    Ok((counts.pending, counts.sent))
+}
+
 async fn background_worker_delivers_each_send_exactly_once(b: Backend) -> Result<()> {
     let gateway = Gateway::start(Reply::Status(200, "{}")).await?;
     let app = TestApp::spawn_with(&b, &webhook_toml(&gateway, SIGNING_KEY)).await?;
     let (stop, handle) = run_in_background(&app, webhook(&app)?);
-    let mut phones = Vec::new();
-    for i in 0..5 {
-        let id = app.human(&format!("user{i}")).await?;
-        let phone = format!("+4179111220{i}");
-        app.set_phone(&id, &phone).send_code().send().await.ok()?;
-        phones.push(phone);
-    }
+    let phones = send_codes_to_new_users(&app, 5, "+4179111220").await?;
     gateway.wait_for(5, StdDuration::from_secs(10)).await?;
     // Let a duplicate show up if there were one.
     tokio::time::sleep(StdDuration::from_millis(500)).await;
     let mut got: Vec<String> = gateway.received().iter().map(|r| r.recipient()).collect();
     got.sort();
     check_eq!(got, phones);
-    let _ = stop.send(true);
-    tokio::time::timeout(StdDuration::from_secs(5), handle).await??;
-    let counts = app.job_counts().await?;
-    check_eq!((counts.pending, counts.sent), (0, 5));
+    check_eq!(stop_and_count(&app, stop, handle).await?, (0, 5));
     Ok(())
 }
 
@@ -85,10 +101,7 @@ async fn api_requests_do_not_wait_for_a_hanging_gateway(b: Backend) -> Result<()
     );
 
     // Stopping finishes the call in hand (cut off by its timeout) instead of hanging with it.
-    let _ = stop.send(true);
-    tokio::time::timeout(StdDuration::from_secs(15), handle).await??;
-    let counts = app.job_counts().await?;
-    check_eq!((counts.pending, counts.sent), (2, 0));
+    check_eq!(stop_and_count(&app, stop, handle).await?, (2, 0));
     Ok(())
 }
 
@@ -104,13 +117,7 @@ async fn a_hanging_send_holds_up_one_sms_not_the_queue(b: Backend) -> Result<()>
     gateway.wait_for(1, StdDuration::from_secs(10)).await?;
 
     // While ada's SMS hangs, the SMS queued after it go out, each once.
-    let mut phones = Vec::new();
-    for i in 0..3 {
-        let id = app.human(&format!("user{i}")).await?;
-        let phone = format!("+4179111230{i}");
-        app.set_phone(&id, &phone).send_code().send().await.ok()?;
-        phones.push(phone);
-    }
+    let phones = send_codes_to_new_users(&app, 3, "+4179111230").await?;
     let started = Instant::now();
     gateway.wait_for(4, StdDuration::from_secs(3)).await?;
     let mut got: Vec<String> = gateway.received()[1..]
@@ -128,10 +135,7 @@ async fn a_hanging_send_holds_up_one_sms_not_the_queue(b: Backend) -> Result<()>
         "the queue waited for the hanging call"
     );
 
-    let _ = stop.send(true);
-    tokio::time::timeout(StdDuration::from_secs(15), handle).await??;
-    let counts = app.job_counts().await?;
     // Ada's call timed out: her job waits for its retry; the others were sent.
-    check_eq!((counts.pending, counts.sent), (1, 3));
+    check_eq!(stop_and_count(&app, stop, handle).await?, (1, 3));
     Ok(())
 }
