@@ -322,7 +322,10 @@ where
         limit: i64,
     ) -> Result<Vec<SmsJob>, StoreError> {
         if let Some(local) = &self.local {
-            return local.claim_jobs(now, lease_until, limit).await;
+            let claimed = local.queue_claim(now, lease_until, limit)?;
+            // The claim rides in the writer's next batch; an empty commit makes sure there is one.
+            self.writer.commit(Commit::default()).await?;
+            return claimed.jobs().await;
         }
         // A claim writes (it takes a lease), so it queues for the writer's own connection. On SQLite a claim
         // from the readers' pool would wait for the write lock in busy-timeout sleeps and lose it, again and

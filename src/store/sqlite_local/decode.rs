@@ -95,23 +95,8 @@ pub(super) fn job(row: &Row) -> rusqlite::Result<JobRow> {
 mod tests {
     use rusqlite::Connection;
 
+    use super::super::migrated_for_tests as migrated;
     use crate::store::queries;
-
-    /// The schema, as the migrations leave it.
-    fn migrated() -> Connection {
-        let connection = Connection::open_in_memory().unwrap();
-        for migration in [
-            include_str!("../../../migrations/sqlite/0001_init.sql"),
-            include_str!("../../../migrations/sqlite/0002_send_limits.sql"),
-            include_str!("../../../migrations/sqlite/0003_personal_access_tokens.sql"),
-            include_str!("../../../migrations/sqlite/0004_org_sms_budget.sql"),
-            include_str!("../../../migrations/sqlite/0005_pending_jobs_by_user.sql"),
-            include_str!("../../../migrations/sqlite/0006_write_stamp.sql"),
-        ] {
-            connection.execute_batch(migration).unwrap();
-        }
-        connection
-    }
 
     fn columns(connection: &Connection, sql: &str) -> Vec<String> {
         let statement = connection.prepare(sql).unwrap();

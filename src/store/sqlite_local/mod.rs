@@ -6,7 +6,7 @@
 //!
 //! A read runs on the caller's thread on one of a few connections: it is shorter than a hand-off would be, and
 //! WAL readers never wait for the writer. Writes run on the group-commit writer's own thread, on the one write
-//! connection (`batches`), one hand-off per commit; job claims take that connection between two batches.
+//! connection (`batches`), one hand-off per commit; job claims ride in the writer's batches.
 
 mod batches;
 mod decode;
@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{CachedStatement, Connection, OpenFlags};
+use tokio::sync::oneshot;
 
 use super::rows::{JobRow, MembershipRow, OrgRow, PatRow, UserMembershipRow, UserRow, micros};
 use super::statements::{Param, commit_statements};
@@ -38,8 +39,10 @@ const WAL_AUTOCHECKPOINT_PAGES: i64 = 4_000;
 pub(crate) struct LocalSqlite {
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
-    /// The one connection that writes: the writer thread's batches and the job claims take turns on it.
-    writer: Arc<Mutex<Connection>>,
+    /// The one connection that writes, the writer thread's.
+    writer: Mutex<Connection>,
+    /// Job claims waiting for the writer's next batch, which runs them in its transaction.
+    claims: Mutex<Vec<QueuedClaim>>,
     users: RowCache,
     /// Set by `close`: from then on every call fails as a database that is gone would.
     closed: AtomicBool,
@@ -61,7 +64,8 @@ impl LocalSqlite {
         Ok(Self {
             readers,
             next_reader: AtomicUsize::new(0),
-            writer: Arc::new(Mutex::new(writer)),
+            writer: Mutex::new(writer),
+            claims: Mutex::new(Vec::new()),
             users: RowCache::new(),
             closed: AtomicBool::new(false),
         })
@@ -83,19 +87,38 @@ impl LocalSqlite {
     /// The group-commit writer's batches, planned and written on the writer's thread.
     pub fn batch_writer(self: &Arc<Self>) -> WriteBatchBlocking {
         let this = self.clone();
+        let mut mode = batches::BatchMode::default();
         Box::new(move |commits: Vec<Commit>| {
-            this.ensure_open()?;
-            let plans = commits.iter().map(commit_statements).collect();
-            let (outcomes, stamp) = {
-                let mut connection = this.writer.lock().unwrap_or_else(PoisonError::into_inner);
-                batches::write_batch(&mut connection, plans)?
+            // Claims queued before this batch began ride in it (see `queue_claim`).
+            let queued = std::mem::take(&mut *lock(&this.claims));
+            let (claims, replies): (Vec<_>, Vec<_>) =
+                queued.into_iter().map(|q| (q.params, q.reply)).unzip();
+            let written = this.ensure_open().and_then(|()| {
+                let plans = commits.iter().map(commit_statements).collect();
+                batches::write_batch(&mut lock(&this.writer), plans, &claims, &mut mode)
+            });
+            let written = match written {
+                Ok(written) => written,
+                Err(e) => {
+                    for reply in replies {
+                        let _ = reply.send(Err(StoreError::Unavailable(e.to_string().into())));
+                    }
+                    return Err(e);
+                }
             };
             // Before anyone is answered: a caller's next request finds what it wrote.
-            if let Some(stamp) = stamp {
-                let written = commits.iter().zip(&outcomes).filter(|(_, o)| o.is_ok());
-                this.users.committed(stamp, written.map(|(c, _)| c));
+            if let Some(stamp) = written.stamp {
+                let ok = commits
+                    .iter()
+                    .zip(&written.outcomes)
+                    .filter(|(_, o)| o.is_ok());
+                this.users.committed(stamp, ok.map(|(c, _)| c));
             }
-            Ok(outcomes)
+            for (reply, claimed) in replies.into_iter().zip(written.claimed) {
+                // A worker that stopped waiting leaves its jobs leased: they are taken again when it runs out.
+                let _ = reply.send(claimed);
+            }
+            Ok(written.outcomes)
         })
     }
 
@@ -213,29 +236,26 @@ impl LocalSqlite {
         row.map(PatRow::into_pat).transpose()
     }
 
-    /// Leases due jobs on the write connection, between two batches: a claim writes, and there it never
-    /// competes with the batches for SQLite's write lock.
-    pub async fn claim_jobs(
+    /// Queues a claim of up to `limit` due jobs for the writer's next batch, which leases them (`lease_until`)
+    /// in its transaction and answers once it is durable. The caller makes sure a batch follows (an empty
+    /// commit will do): the writer only runs when it has commits.
+    pub fn queue_claim(
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: i64,
-    ) -> Result<Vec<SmsJob>, StoreError> {
-        let params = [
-            Param::Int(micros(lease_until)),
-            Param::Int(micros(now)),
-            Param::Int(limit),
-        ];
+    ) -> Result<ClaimedJobs, StoreError> {
         self.ensure_open()?;
-        let writer = self.writer.clone();
-        let rows = tokio::task::spawn_blocking(move || {
-            let connection = writer.lock().unwrap_or_else(PoisonError::into_inner);
-            let mut s = prepared(&connection, queries::CLAIM_JOBS_SQLITE, &params)?;
-            collect(s.raw_query(), decode::job)
-        })
-        .await
-        .map_err(|e| StoreError::failed("a job claim did not finish", e))??;
-        rows.into_iter().map(JobRow::into_job).collect()
+        let (reply, claimed) = oneshot::channel();
+        lock(&self.claims).push(QueuedClaim {
+            params: [
+                Param::Int(micros(lease_until)),
+                Param::Int(micros(now)),
+                Param::Int(limit),
+            ],
+            reply,
+        });
+        Ok(ClaimedJobs(claimed))
     }
 
     /// Runs `read` on a free read connection after reading the write stamp there, which it is given.
@@ -266,6 +286,27 @@ impl LocalSqlite {
         };
         Ok(read(&connection)?)
     }
+}
+
+struct QueuedClaim {
+    params: batches::Claim,
+    reply: oneshot::Sender<Result<Vec<JobRow>, StoreError>>,
+}
+
+/// The jobs a queued claim leased, once the batch that ran it is durable.
+pub(crate) struct ClaimedJobs(oneshot::Receiver<Result<Vec<JobRow>, StoreError>>);
+
+impl ClaimedJobs {
+    pub async fn jobs(self) -> Result<Vec<SmsJob>, StoreError> {
+        let rows = self.0.await.map_err(|_| {
+            StoreError::Unavailable("the writer stopped before it ran the job claim".into())
+        })??;
+        rows.into_iter().map(JobRow::into_job).collect()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// What a lookup found: in memory, or rows read from the database.
@@ -352,4 +393,22 @@ fn collect<T>(
         out.push(decode(row)?);
     }
     Ok(out)
+}
+
+/// An in-memory database with the schema the migrations leave.
+#[cfg(test)]
+fn migrated_for_tests() -> Connection {
+    let connection = Connection::open_in_memory().unwrap();
+    for migration in [
+        include_str!("../../../migrations/sqlite/0001_init.sql"),
+        include_str!("../../../migrations/sqlite/0002_send_limits.sql"),
+        include_str!("../../../migrations/sqlite/0003_personal_access_tokens.sql"),
+        include_str!("../../../migrations/sqlite/0004_org_sms_budget.sql"),
+        include_str!("../../../migrations/sqlite/0005_pending_jobs_by_user.sql"),
+        include_str!("../../../migrations/sqlite/0006_write_stamp.sql"),
+        include_str!("../../../migrations/sqlite/0007_drop_users_org.sql"),
+    ] {
+        connection.execute_batch(migration).unwrap();
+    }
+    connection
 }
