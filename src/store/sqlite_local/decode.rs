@@ -95,7 +95,7 @@ pub(super) fn job(row: &Row) -> rusqlite::Result<JobRow> {
 mod tests {
     use rusqlite::Connection;
 
-    use super::super::migrated_for_tests as migrated;
+    use super::super::test_schema::migrated_for_tests as migrated;
     use crate::store::queries;
 
     fn columns(connection: &Connection, sql: &str) -> Vec<String> {

@@ -11,6 +11,8 @@
 mod batches;
 mod decode;
 mod row_cache;
+#[cfg(test)]
+mod test_schema;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -393,22 +395,4 @@ fn collect<T>(
         out.push(decode(row)?);
     }
     Ok(out)
-}
-
-/// An in-memory database with the schema the migrations leave.
-#[cfg(test)]
-fn migrated_for_tests() -> Connection {
-    let connection = Connection::open_in_memory().unwrap();
-    for migration in [
-        include_str!("../../../migrations/sqlite/0001_init.sql"),
-        include_str!("../../../migrations/sqlite/0002_send_limits.sql"),
-        include_str!("../../../migrations/sqlite/0003_personal_access_tokens.sql"),
-        include_str!("../../../migrations/sqlite/0004_org_sms_budget.sql"),
-        include_str!("../../../migrations/sqlite/0005_pending_jobs_by_user.sql"),
-        include_str!("../../../migrations/sqlite/0006_write_stamp.sql"),
-        include_str!("../../../migrations/sqlite/0007_drop_users_org.sql"),
-    ] {
-        connection.execute_batch(migration).unwrap();
-    }
-    connection
 }
