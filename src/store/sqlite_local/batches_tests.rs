@@ -1,4 +1,5 @@
 use chrono::{TimeZone, Utc};
+use rusqlite::Connection;
 
 use super::super::test_schema::migrated_for_tests;
 use super::*;
@@ -95,34 +96,19 @@ fn outcomes(written: Written) -> Vec<Result<(), String>> {
         .collect()
 }
 
-#[test]
-fn a_commit_refused_before_it_wrote_leaves_the_batch_side_by_side() {
+/// With "b"'s event `taken` already in the log, a batch of three commits whose second appends "b" 1 and
+/// 2: it conflicts. The first and third commits stand whatever happens to the second.
+fn batch_with_a_conflict_after(taken: i64) -> (Connection, BatchMode) {
     let mut connection = migrated_for_tests();
     let mut mode = BatchMode::default();
-    write_batch(&mut connection, vec![plan("b", &[1], None)], &[], &mut mode).unwrap();
+    write_batch(
+        &mut connection,
+        vec![plan("b", &[taken], None)],
+        &[],
+        &mut mode,
+    )
+    .unwrap();
 
-    // "b" 1 is taken: the second commit conflicts on its first statement.
-    let plans = vec![
-        plan("a", &[1], None),
-        plan("b", &[1, 2], None),
-        plan("c", &[1], None),
-    ];
-    let got = outcomes(write_batch(&mut connection, plans, &[], &mut mode));
-
-    assert_eq!(got, [Ok(()), Err("Conflict".into()), Ok(())]);
-    assert_eq!(events_of(&connection, "a"), [1]);
-    assert_eq!(events_of(&connection, "b"), [1]);
-    assert_eq!(events_of(&connection, "c"), [1]);
-    assert_eq!(mode.savepoint_batches_left, 0, "nothing had to be undone");
-}
-
-#[test]
-fn a_commit_that_fails_after_writing_is_undone_alone() {
-    let mut connection = migrated_for_tests();
-    let mut mode = BatchMode::default();
-    write_batch(&mut connection, vec![plan("b", &[2], None)], &[], &mut mode).unwrap();
-
-    // "b" 1 is free, "b" 2 is taken: the second commit fails after it wrote "b" 1.
     let plans = vec![
         plan("a", &[1], None),
         plan("b", &[1, 2], None),
@@ -134,10 +120,24 @@ fn a_commit_that_fails_after_writing_is_undone_alone() {
     assert_eq!(events_of(&connection, "a"), [1]);
     assert_eq!(
         events_of(&connection, "b"),
-        [2],
-        "the failed commit's first event is undone"
+        [taken],
+        "the failed commit left nothing"
     );
     assert_eq!(events_of(&connection, "c"), [1]);
+    (connection, mode)
+}
+
+#[test]
+fn a_commit_refused_before_it_wrote_leaves_the_batch_side_by_side() {
+    // "b" 1 is taken: the second commit conflicts on its first statement.
+    let (_, mode) = batch_with_a_conflict_after(1);
+    assert_eq!(mode.savepoint_batches_left, 0, "nothing had to be undone");
+}
+
+#[test]
+fn a_commit_that_fails_after_writing_is_undone_alone() {
+    // "b" 1 is free, "b" 2 is taken: the second commit fails after it wrote "b" 1.
+    let (mut connection, mut mode) = batch_with_a_conflict_after(2);
     assert_eq!(mode.savepoint_batches_left, SAVEPOINT_BATCHES_AFTER_AN_UNDO);
 
     // The batches after it use savepoints from the start, and still undo a failed commit alone.
