@@ -13,7 +13,7 @@
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
-use super::{bind, collect, decode};
+use super::{bind, collect, decode, prepared};
 use crate::store::rows::JobRow;
 use crate::store::statements::{Expect, Param, Statement};
 use crate::store::{StoreError, queries};
@@ -83,10 +83,7 @@ fn begin(connection: &mut Connection) -> Result<(Transaction<'_>, i64), StoreErr
 /// A commit alone in its transaction: a failure undoes just this commit, no savepoint needed.
 fn write_alone(connection: &mut Connection, plan: &Plan) -> Written {
     let (tx, stamp) = begin(connection)?;
-    let outcome = plan
-        .as_ref()
-        .map_err(planning_failed)
-        .and_then(|p| apply(&tx, p).map_err(|f| f.error));
+    let outcome = apply_plan(&tx, plan).map_err(|f| f.error);
     let committed = outcome.is_ok();
     if committed {
         tx.commit()?;
@@ -110,25 +107,16 @@ fn write_side_by_side(
     let (tx, stamp) = begin(connection)?;
     let mut outcomes = Vec::with_capacity(plans.len());
     for plan in plans {
-        let outcome = match plan {
-            Err(e) => Err(planning_failed(e)),
-            Ok(plan) => match apply(&tx, plan) {
-                Ok(()) => Ok(()),
-                // SQLite gives up the whole transaction on some errors (a full disk, I/O): what follows would
-                // run outside it. The savepoint pass meets the same error and fails the batch as a whole.
-                Err(failure) if failure.wrote || tx.is_autocommit() => return Ok(None),
-                Err(failure) => Err(failure.error),
-            },
+        let outcome = match apply_plan(&tx, plan) {
+            Ok(()) => Ok(()),
+            // SQLite gives up the whole transaction on some errors (a full disk, I/O): what follows would run
+            // outside it. The savepoint pass meets the same error and fails the batch as a whole.
+            Err(failure) if failure.wrote || tx.is_autocommit() => return Ok(None),
+            Err(failure) => Err(failure.error),
         };
         outcomes.push(outcome);
     }
-    let claimed = run_claims(&tx, claims)?;
-    tx.commit()?;
-    Ok(Some(BatchWritten {
-        outcomes,
-        stamp: Some(stamp),
-        claimed,
-    }))
+    finish(tx, stamp, outcomes, claims).map(Some)
 }
 
 /// Each commit in its own savepoint, so that one that fails is undone alone.
@@ -137,10 +125,7 @@ fn write_with_savepoints(connection: &mut Connection, plans: &[Plan], claims: &[
     let mut outcomes = Vec::with_capacity(plans.len());
     for plan in plans {
         run_cached(&tx, SAVEPOINT)?;
-        let outcome = plan
-            .as_ref()
-            .map_err(planning_failed)
-            .and_then(|p| apply(&tx, p).map_err(|f| f.error));
+        let outcome = apply_plan(&tx, plan).map_err(|f| f.error);
         if outcome.is_err() {
             run_cached(&tx, UNDO_TO_SAVEPOINT)?;
         }
@@ -148,6 +133,16 @@ fn write_with_savepoints(connection: &mut Connection, plans: &[Plan], claims: &[
         run_cached(&tx, RELEASE_SAVEPOINT)?;
         outcomes.push(outcome);
     }
+    finish(tx, stamp, outcomes, claims)
+}
+
+/// Runs the claims after the batch's commits and commits the transaction.
+fn finish(
+    tx: Transaction<'_>,
+    stamp: i64,
+    outcomes: Vec<Result<(), StoreError>>,
+    claims: &[Claim],
+) -> Written {
     let claimed = run_claims(&tx, claims)?;
     tx.commit()?;
     Ok(BatchWritten {
@@ -177,8 +172,7 @@ fn run_claims(
 }
 
 fn claim(connection: &Connection, params: &Claim) -> rusqlite::Result<Vec<JobRow>> {
-    let mut statement = connection.prepare_cached(queries::CLAIM_JOBS_SQLITE)?;
-    bind(&mut statement, params)?;
+    let mut statement = prepared(connection, queries::CLAIM_JOBS_SQLITE, params)?;
     collect(statement.raw_query(), decode::job)
 }
 
@@ -192,9 +186,15 @@ fn run_cached(connection: &Connection, sql: &str) -> rusqlite::Result<()> {
     connection.prepare_cached(sql)?.raw_execute().map(|_| ())
 }
 
-/// A planning failure, told to its own commit.
-fn planning_failed(e: &StoreError) -> StoreError {
-    StoreError::internal(e.to_string())
+/// A commit's plan applied; a planning failure is told to its own commit, having written nothing.
+fn apply_plan(connection: &Connection, plan: &Plan) -> Result<(), Failure> {
+    match plan {
+        Ok(statements) => apply(connection, statements),
+        Err(e) => Err(Failure {
+            error: StoreError::internal(e.to_string()),
+            wrote: false,
+        }),
+    }
 }
 
 /// Why a commit failed, and whether it had changed rows by then (which the transaction still holds).
