@@ -34,8 +34,7 @@ impl FromRequestParts<AppState> for Auth {
 /// The path parameter that names the user a route acts on.
 const USER_ID_PARAM: &str = "userId";
 
-/// The caller named by the `Authorization` header; its own span keeps the header out of every log.
-#[tracing::instrument(name = "authenticate", skip_all)]
+/// The caller named by the `Authorization` header.
 async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Auth, ApiError> {
     // The user the path names is read with the caller; a path that cannot be decoded names nobody here, and
     // its handler refuses it.
