@@ -133,6 +133,37 @@ pub struct Commit {
     pub org_sms_quota: Option<OrgSmsQuota>,
 }
 
+impl Commit {
+    /// Whether the commit has nothing to write (the empty commit that makes the writer run a batch).
+    pub fn writes_nothing(&self) -> bool {
+        // Destructured, so that a field added to `Commit` must be considered here.
+        let Commit {
+            events,
+            users,
+            orgs,
+            memberships,
+            instance,
+            jobs,
+            job_updates,
+            pats_added,
+            pats_removed,
+            sms_quota,
+            org_sms_quota,
+        } = self;
+        events.is_empty()
+            && users.is_empty()
+            && orgs.is_empty()
+            && memberships.is_empty()
+            && instance.is_none()
+            && jobs.is_empty()
+            && job_updates.is_empty()
+            && pats_added.is_empty()
+            && pats_removed.is_empty()
+            && sms_quota.is_none()
+            && org_sms_quota.is_none()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct OrgSmsQuota {
     pub org_id: String,

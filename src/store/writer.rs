@@ -148,7 +148,12 @@ fn split(
     batch: Vec<Pending>,
     sizes: &Histogram,
 ) -> (Vec<Commit>, Vec<oneshot::Sender<Result<(), StoreError>>>) {
-    sizes.observe(batch.len() as f64);
+    // The empty commits that only make a batch happen (for the worker's job claims) are not counted: the
+    // histogram tells operators how many writes share a transaction, and a batch of claims alone has none.
+    let writing = batch.iter().filter(|p| !p.commit.writes_nothing()).count();
+    if writing > 0 {
+        sizes.observe(writing as f64);
+    }
     tracing::trace!(size = batch.len(), "writing a batch of commits");
     batch.into_iter().map(|p| (p.commit, p.reply)).unzip()
 }
@@ -182,5 +187,72 @@ impl StoreError {
             StoreError::Unavailable(e) => StoreError::Unavailable(e.to_string().into()),
             StoreError::Internal(e) => StoreError::Internal(e.to_string().into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use prometheus_client::encoding::text::encode;
+    use prometheus_client::registry::Registry;
+
+    use super::*;
+    use crate::store::{JobState, JobUpdate};
+
+    fn pending(commit: Commit) -> Pending {
+        Pending {
+            commit,
+            reply: oneshot::channel().0,
+        }
+    }
+
+    fn writing_one_update() -> Commit {
+        let now = chrono::Utc::now();
+        Commit {
+            job_updates: vec![JobUpdate {
+                id: "job-1".into(),
+                lease_until: now,
+                state: JobState::Sent,
+                attempts: 1,
+                next_attempt_at: now,
+                last_error: None,
+                updated_at: now,
+            }],
+            ..Commit::default()
+        }
+    }
+
+    /// `commit_batch_size`'s count and sum as the metrics endpoint shows them.
+    fn count_and_sum(sizes: &Histogram) -> (String, String) {
+        let mut registry = Registry::default();
+        registry.register("batch", "", sizes.clone());
+        let mut text = String::new();
+        encode(&mut text, &registry).unwrap();
+        let value = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .unwrap_or("missing")
+                .trim()
+                .to_owned()
+        };
+        (value("batch_count"), value("batch_sum"))
+    }
+
+    #[test]
+    fn batch_sizes_count_commits_that_write_and_skip_claim_only_batches() {
+        let sizes = batch_size_histogram();
+        let (commits, replies) = split(
+            vec![
+                pending(writing_one_update()),
+                pending(Commit::default()),
+                pending(writing_one_update()),
+            ],
+            &sizes,
+        );
+        // Every commit is still written and answered; only the count leaves the empty one out.
+        assert_eq!((commits.len(), replies.len()), (3, 3));
+        assert_eq!(count_and_sum(&sizes), ("1".into(), "2.0".into()));
+
+        split(vec![pending(Commit::default())], &sizes);
+        assert_eq!(count_and_sum(&sizes), ("1".into(), "2.0".into()));
     }
 }
