@@ -206,7 +206,7 @@ mod tests {
     }
 
     fn writing_one_update() -> Commit {
-        let now = chrono::Utc::now();
+        let now = chrono::DateTime::UNIX_EPOCH;
         Commit {
             job_updates: vec![JobUpdate {
                 id: "job-1".into(),
