@@ -18,6 +18,8 @@ use super::writer::Writer;
 
 /// How long a writer waits for SQLite's single write lock before giving up (answered as 14 UNAVAILABLE).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Page cache per pool connection to a database file, in KiB when negative (SQLite's convention): 512 KiB.
+const POOL_CACHE_SIZE: &str = "-512";
 
 pub type SqliteStore = SqlStore<Sqlite>;
 
@@ -46,6 +48,14 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
+        // With a database file, the pool's connections serve the cold paths only (migrations, history pages,
+        // the rebuild, the job counts of /metrics); the hot ones run on `LocalSqlite`'s connections. SQLite's
+        // default page cache of 2 MB each let them hold up to 16 MB of pages between them: `/metrics` counts the
+        // jobs by reading their whole index, and each scrape filled the cache of whichever connection ran it.
+        let options = match options_path(url) {
+            Some(_) => options.pragma("cache_size", POOL_CACHE_SIZE),
+            None => options,
+        };
         // Processes sharing one file take turns on a file lock while they open it (the switch to WAL needs the
         // file to themselves) and migrate it (sqlx locks migrations only on Postgres).
         // Created private before SQLite opens it: its -wal and -shm files take the database file's mode.
