@@ -87,11 +87,12 @@ class Store:
         k = int(self._query(f"SELECT COUNT(*) FROM ({template}) t", (template_user_id,))[0][0])
         if k == 0:
             raise RuntimeError(f"user {template_user_id} has no events to copy")
-        copy = ("INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, payload, resource_owner,"
-                " creator, created_at)"
-                f" SELECT t.aggregate_type, 'preload-' || (n.i / {k}), n.i % {k} + 1, t.event_type, t.payload,"
-                " t.resource_owner, t.creator, t.created_at FROM {source} JOIN {template} t ON t.idx = n.i % "
-                f"{k}")
+        def copy(source, template):
+            """The INSERT that appends row i of `source` as template event i % k of user 'preload-(i / k)'."""
+            return ("INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, payload,"
+                    " resource_owner, creator, created_at)"
+                    f" SELECT t.aggregate_type, 'preload-' || (n.i / {k}), n.i % {k} + 1, t.event_type, t.payload,"
+                    f" t.resource_owner, t.creator, t.created_at FROM {source} JOIN {template} t ON t.idx = n.i % {k}")
         if self.backend == "sqlite":
             # The template goes into a table keyed by its index first: joined as a subquery, SQLite scanned all
             # k template rows for each of the `count` rows, and after a long run (k in the thousands, e.g.
@@ -103,11 +104,11 @@ class Store:
                                " event_type, payload, resource_owner, creator, created_at)")
                     db.execute(f"INSERT INTO preload_template {template}", (template_user_id,))
                     db.execute("WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
-                               + copy.format(source="n", template="preload_template"), (count - 1,))
+                               + copy("n", "preload_template"), (count - 1,))
             finally:
                 db.close()
         else:
-            self._query(copy.format(source="generate_series(0, ? ) AS n(i)", template=f"({template})"),
+            self._query(copy("generate_series(0, ? ) AS n(i)", f"({template})"),
                         (count - 1, template_user_id))
         if self.backend == "sqlite":
             # Into the database file, as checkpoints along the way would have put them on a store that grew over

@@ -41,6 +41,8 @@ impl SqliteStore {
         max_connections: u32,
         acquire_timeout: Duration,
     ) -> Result<Self, StoreError> {
+        // None: an in-memory database.
+        let file = options_path(url);
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -52,14 +54,14 @@ impl SqliteStore {
         // the rebuild, the job counts of /metrics); the hot ones run on `LocalSqlite`'s connections. SQLite's
         // default page cache of 2 MB each let them hold up to 16 MB of pages between them: `/metrics` counts the
         // jobs by reading their whole index, and each scrape filled the cache of whichever connection ran it.
-        let options = match options_path(url) {
+        let options = match file {
             Some(_) => options.pragma("cache_size", POOL_CACHE_SIZE),
             None => options,
         };
         // Processes sharing one file take turns on a file lock while they open it (the switch to WAL needs the
         // file to themselves) and migrate it (sqlx locks migrations only on Postgres).
         // Created private before SQLite opens it: its -wal and -shm files take the database file's mode.
-        if let Some(path) = options_path(url) {
+        if let Some(path) = &file {
             // Only a directory created here: an existing one (usually data_dir) was checked by its creator.
             if let Some(parent) = path
                 .parent()
@@ -68,10 +70,10 @@ impl SqliteStore {
                 crate::private_files::create_private_dir(parent)
                     .map_err(|e| StoreError::failed("cannot create the database directory", e))?;
             }
-            crate::private_files::create_private_file(&path)
+            crate::private_files::create_private_file(path)
                 .map_err(|e| StoreError::failed("cannot create the database file", e))?;
         }
-        let lock = migration_lock(options_path(url).as_deref())?;
+        let lock = migration_lock(file.as_deref())?;
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(acquire_timeout)
@@ -82,7 +84,7 @@ impl SqliteStore {
         migrated.map_err(|e| StoreError::failed("migration failed", e))?;
         // An in-memory database exists once per pool: there the writer shares the readers' pool, and SQLite's
         // hot paths stay on sqlx (another connection would not see that database).
-        let Some(path) = options_path(url) else {
+        let Some(path) = file else {
             return Ok(Self {
                 writer: Writer::start(Self::batch_writer(pool.clone()), 1),
                 write_pool: pool.clone(),
