@@ -21,7 +21,7 @@ from pathlib import Path
 
 from database import PostgresDatabase
 from loadgen import run_wrk
-from server import Server, Sink
+from server import Server, Sink, stop_started
 from users import create_users, mint_tokens, write_users_file
 
 WARM_UP_S = 2
@@ -145,10 +145,7 @@ def measure(variant, args):
         result.healthz_rps = (before.rps + after.rps) / 2
         return result
     finally:
-        if server:
-            server.stop()
-        if sink:
-            sink.stop()
+        stop_started(server, sink)
         if pg:
             pg.drop()
         shutil.rmtree(work, ignore_errors=True)

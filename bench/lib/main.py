@@ -20,7 +20,7 @@ import memory_run
 import report
 from database import CODE_ADDED, PostgresDatabase, Store
 from loadgen import run_wrk
-from server import Server, Sink
+from server import Server, Sink, stop_started
 from users import create_users, mint_tokens, write_users_file
 
 # (label, wrk route in bench/wrk/route.lua, counts code events). /healthz first and last: the reference is
@@ -191,10 +191,7 @@ def run_backend(args, backend):
         failed = False
         return result
     finally:
-        if server:
-            server.stop()
-        if sink:
-            sink.stop()
+        stop_started(server, sink)
         if pg:
             pg.drop()
             say(backend, f"database {pg.name} dropped")

@@ -30,6 +30,13 @@ def die_with_parent():
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def stop_started(*processes):
+    """Stops each of the given server and sink processes that was started (None: never made)."""
+    for process in processes:
+        if process:
+            process.stop()
+
+
 def free_port():
     """A port nobody listens on right now (the kernel's pick); the tiny race is acceptable for a bench."""
     with socket.socket() as s:
