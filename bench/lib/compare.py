@@ -100,17 +100,11 @@ def measure(variant, args):
     work = Path(tempfile.mkdtemp(prefix="phoneverify-compare-"))
     pg = PostgresDatabase(args.pg_url) if args.backend == "postgres" else None
     sink = server = None
-    saved = {k: os.environ.get(k) for k in variant.env}
     try:
         sink = Sink(work)
-        # Server copies os.environ when it is made: the variant's settings go in for that moment only.
-        os.environ.update(variant.env)
         server = Server(variant.binary, work, pg.url if pg else "", sink.url)
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name)
-            else:
-                os.environ[name] = value
+        # Over the bench's own settings: a variant may change any of them.
+        server.env.update(variant.env)
         server.start()
         admin = server.admin_token()
         admin_file = work / "admin.token"
@@ -127,16 +121,18 @@ def measure(variant, args):
         server.wait_sms_drained(60)
         before = row("healthz", args.seconds)
         pid = server.proc.pid
-        cpu, pg_cpu, disk, wrk_cpu = process_cpu_ticks(pid), postgres_cpu_ticks(), written_bytes(pid), children_cpu_s()
+        cpu, pg_cpu, disk = process_cpu_ticks(pid), postgres_cpu_ticks(), written_bytes(pid)
+        wrk_cpu = children_cpu_s()
         measured = row(args.route, args.seconds)
-        per_request = 1e6 / max(measured.requests, 1) / CLOCK_TICKS
+        requests = max(measured.requests, 1)
+        tick_us = 1e6 / CLOCK_TICKS
         result = Measured(
             route_rps=measured.rps,
             healthz_rps=0.0,
-            server_us=(process_cpu_ticks(pid) - cpu) * per_request,
-            postgres_us=(postgres_cpu_ticks() - pg_cpu) * per_request if pg else 0.0,
-            wrk_us=(children_cpu_s() - wrk_cpu) * 1e6 / max(measured.requests, 1),
-            disk_bytes=(written_bytes(pid) - disk) / max(measured.requests, 1),
+            server_us=(process_cpu_ticks(pid) - cpu) * tick_us / requests,
+            postgres_us=(postgres_cpu_ticks() - pg_cpu) * tick_us / requests if pg else 0.0,
+            wrk_us=(children_cpu_s() - wrk_cpu) * 1e6 / requests,
+            disk_bytes=(written_bytes(pid) - disk) / requests,
             p99_ms=measured.p99_ms,
             failed=measured.non2xx + measured.errors,
         )

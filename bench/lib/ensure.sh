@@ -1,6 +1,5 @@
-# Sourced by bench/run and bench/compare: installs a missing tool from Debian's packages.
-
-# Debian's packages, unpinned beyond what the distribution ships: the bench measures the server, and any
+# Sourced by bench/run and bench/compare: `ensure COMMAND PACKAGE` installs a missing tool from Debian's
+# packages, unpinned beyond what the distribution ships: the bench measures the server, and any
 # wrk 4 / h2load behaves the same for that.
 ensure() {
   local command="$1" package="$2"
