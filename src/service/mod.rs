@@ -92,6 +92,8 @@ pub struct Services {
     /// Commands on one user take turns within this process.
     pub(crate) user_gate: gate::UserGate,
     pub metrics: Arc<Metrics>,
+    /// The last count of SMS jobs, shared by the scrapes that follow it closely.
+    pub(crate) job_counts_cache: status::JobCountsCache,
 }
 
 impl Services {
@@ -117,6 +119,7 @@ impl Services {
             cipher,
             outbox: Notify::new(),
             user_gate: gate::UserGate::new(),
+            job_counts_cache: status::JobCountsCache::default(),
         }
     }
 

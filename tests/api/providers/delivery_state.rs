@@ -12,6 +12,7 @@ use crate::helpers::{Backend, PHONE_A, PHONE_B, TestApp};
 
 crate::suite!(providers;
     code_delivery_state_shows_on_the_v2_user, metrics_count_jobs_by_state,
+    scrapes_within_a_second_share_one_count,
 );
 
 async fn code_delivery_state_shows_on_the_v2_user(b: Backend) -> Result<()> {
@@ -47,7 +48,7 @@ async fn code_delivery_state_shows_on_the_v2_user(b: Backend) -> Result<()> {
 }
 
 /// `phoneverify_sms_jobs{state="..."} N` lines of a scrape.
-fn job_gauges(text: &str) -> BTreeMap<String, i64> {
+pub(super) fn job_gauges(text: &str) -> BTreeMap<String, i64> {
     text.lines()
         .filter_map(|l| l.strip_prefix("phoneverify_sms_jobs{state=\""))
         .filter_map(|l| l.split_once("\"} "))
@@ -109,5 +110,27 @@ async fn metrics_count_jobs_by_state(b: Backend) -> Result<()> {
             .map(|(s, n)| (s.to_owned(), n))
             .collect();
     check_eq!(scrape().await?, expected);
+    Ok(())
+}
+
+/// Counting jobs reads the whole table and `/metrics` needs no token: a count serves the scrapes of the next
+/// second, so that a flood of scrapes cannot make the database count more often than that.
+async fn scrapes_within_a_second_share_one_count(b: Backend) -> Result<()> {
+    let app = TestApp::spawn(&b).await?;
+    let pending = || async {
+        let r = app.get("/metrics").anonymous().send().await;
+        ensure!(r.status == 200, "{}: {}", r.status, r.text);
+        Ok::<_, anyhow::Error>(job_gauges(&r.text).get("pending").copied())
+    };
+    check_eq!(pending().await?, Some(0));
+    let ada = app.human("ada").await?;
+    app.set_phone(&ada, PHONE_A).send_code().send().await.ok()?;
+    check_eq!(app.job_counts().await?.pending, 1);
+    // The same instant (the app's clock is pinned): the count of a moment ago.
+    check_eq!(pending().await?, Some(0));
+    app.clock.advance(Duration::milliseconds(999));
+    check_eq!(pending().await?, Some(0));
+    app.clock.advance(Duration::milliseconds(1));
+    check_eq!(pending().await?, Some(1));
     Ok(())
 }
