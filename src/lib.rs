@@ -35,6 +35,7 @@ use crate::config::Config;
 use crate::crypto::{Secrets, StoredSigningKeys};
 use crate::domain::clock::{Clock, SystemClock};
 use crate::master_key::MasterKey;
+use crate::notify::retention::JobRetention;
 use crate::notify::{SmsProvider, Worker};
 use crate::service::Services;
 
@@ -237,7 +238,9 @@ impl Application {
             .provider
             .clone()
             .unwrap_or_else(|| Arc::new(notify::NoProvider));
-        let worker = tokio::spawn(Worker::new(self.services.clone(), provider).run(stop_rx));
+        let worker =
+            tokio::spawn(Worker::new(self.services.clone(), provider).run(stop_rx.clone()));
+        let retention = tokio::spawn(JobRetention::new(self.services.clone()).run(stop_rx));
         tracing::info!(addr = %self.local_addr()?, database = self.services.store.backend(), "listening; API docs at /docs/");
         let now = self.services.clock.now();
         let test_numbers = self.services.config.limits.policy.active_test_numbers(now);
@@ -256,6 +259,7 @@ impl Application {
         server::serve(self.listener, app, limits, shutdown).await;
         let _ = stop_tx.send(true);
         let _ = worker.await;
+        let _ = retention.await;
         self.services.store.close().await;
         Ok(())
     }

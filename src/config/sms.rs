@@ -23,6 +23,8 @@ pub struct SmsConfig {
     pub max_attempts: u32,
     /// Provider calls one process has in flight at once (`notify::worker`).
     pub max_concurrent_sends: u32,
+    /// Hours a settled job stays in the database (`notify::retention`); 0 keeps it for ever.
+    pub settled_job_retention_hours: u32,
     pub webhook: WebhookConfig,
     pub twilio: TwilioConfig,
     pub template: TemplateConfig,

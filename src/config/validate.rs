@@ -88,7 +88,7 @@ pub(super) fn invalid(key: impl Into<String>, reason: impl Into<String>) -> Conf
 impl Config {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
         // Upper bounds keep every duration far from overflowing the time arithmetic.
-        let bounded: [(&'static str, u64, u64, u64); 13] = [
+        let bounded: [(&'static str, u64, u64, u64); 14] = [
             ("code.expiry_secs", self.code.expiry.as_secs(), 1, DAY),
             (
                 "limits.resend_cooldown_secs",
@@ -156,6 +156,12 @@ impl Config {
                 u64::from(self.sms.max_concurrent_sends),
                 1,
                 256,
+            ),
+            (
+                "sms.settled_job_retention_hours",
+                u64::from(self.sms.settled_job_retention_hours),
+                0,
+                TEN_YEARS / 3600,
             ),
         ];
         for (key, value, min, max) in bounded {

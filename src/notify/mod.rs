@@ -1,6 +1,7 @@
 //! SMS delivery: providers behind one trait, and the outbox worker that drives them.
 
 mod delivery;
+pub mod retention;
 pub mod template;
 mod twilio;
 mod webhook;

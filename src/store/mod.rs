@@ -249,6 +249,12 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
     ) -> Result<Vec<SmsJob>, StoreError>;
     async fn job_counts(&self) -> Result<JobCounts, StoreError>;
+    /// Deletes up to `limit` jobs that were settled (sent, failed, dropped) before `before`; returns how many.
+    async fn prune_settled_jobs(
+        &self,
+        before: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<u64, StoreError>;
     /// Every projection as stored now (users, orgs, memberships, instance), sorted.
     async fn projections(&self) -> Result<Projections, StoreError>;
     /// Rebuilds every projection from the event log in one transaction that keeps writers out, so it is safe

@@ -233,6 +233,16 @@ pub(crate) const CLAIM_JOBS_POSTGRES: &str = concat!(
 
 pub(crate) const COUNT_JOBS_BY_STATE: &str = "SELECT state, COUNT(*) FROM sms_jobs GROUP BY state";
 
+/// Deletes up to `$2` jobs settled before `$1`. A settled job's `next_attempt_at` is when it was settled, so
+/// `sms_jobs_due` (state, next_attempt_at) leads straight to them: a pass reads what it deletes, not the table.
+pub(crate) const PRUNE_SETTLED_JOBS: &str = "DELETE FROM sms_jobs WHERE id IN (SELECT id FROM sms_jobs \
+     WHERE state IN ('sent', 'failed', 'dropped') AND next_attempt_at < $1 LIMIT $2)";
+
+/// 1 when a job was settled before `$1`, else 0: a read, so that a pass with nothing to delete never waits
+/// for SQLite's write lock.
+pub(crate) const ANY_SETTLED_JOB_BEFORE: &str = "SELECT COUNT(*) FROM (SELECT 1 FROM sms_jobs \
+     WHERE state IN ('sent', 'failed', 'dropped') AND next_attempt_at < $1 LIMIT 1) AS due";
+
 /// A leased job is due again when its lease ends, if that is later than its next attempt.
 pub(crate) const NEXT_JOB_DUE: &str = "SELECT MIN(CASE WHEN locked_until > next_attempt_at THEN locked_until \
      ELSE next_attempt_at END) FROM sms_jobs WHERE state = 'pending'";

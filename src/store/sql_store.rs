@@ -348,6 +348,29 @@ where
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
+    async fn prune_settled_jobs(
+        &self,
+        before: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<u64, StoreError> {
+        let (due,): (i64,) = sqlx::query_as(queries::ANY_SETTLED_JOB_BEFORE)
+            .bind(micros(before))
+            .fetch_one(&self.pool)
+            .await?;
+        if due == 0 {
+            return Ok(0);
+        }
+        // Not through the group-commit writer: a pass is rare and short, and on SQLite it takes the write lock
+        // between the writer's batches (a busy pass is simply tried again later).
+        let done = sqlx::query(queries::PRUNE_SETTLED_JOBS)
+            .bind(micros(before))
+            .bind(limit)
+            .execute(&self.write_pool)
+            .await?;
+        Ok(DB::rows_affected(&done))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn next_job_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let (due,): (Option<i64>,) = sqlx::query_as(queries::NEXT_JOB_DUE)
             .fetch_one(&self.pool)
