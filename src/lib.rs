@@ -35,7 +35,7 @@ use crate::config::Config;
 use crate::crypto::{Secrets, StoredSigningKeys};
 use crate::domain::clock::{Clock, SystemClock};
 use crate::master_key::MasterKey;
-use crate::notify::retention::JobRetention;
+use crate::notify::retention::Retention;
 use crate::notify::{SmsProvider, Worker};
 use crate::service::Services;
 
@@ -240,7 +240,7 @@ impl Application {
             .unwrap_or_else(|| Arc::new(notify::NoProvider));
         let worker =
             tokio::spawn(Worker::new(self.services.clone(), provider).run(stop_rx.clone()));
-        let retention = tokio::spawn(JobRetention::new(self.services.clone()).run(stop_rx));
+        let retention = tokio::spawn(Retention::new(self.services.clone()).run(stop_rx));
         tracing::info!(addr = %self.local_addr()?, database = self.services.store.backend(), "listening; API docs at /docs/");
         let now = self.services.clock.now();
         let test_numbers = self.services.config.limits.policy.active_test_numbers(now);

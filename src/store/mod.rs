@@ -255,6 +255,9 @@ pub trait Store: Send + Sync + 'static {
         before: DateTime<Utc>,
         limit: i64,
     ) -> Result<u64, StoreError>;
+    /// Deletes up to `limit` per-number and up to `limit` per-organization daily SMS counts of days before
+    /// `before_day` (`YYYY-MM-DD`); returns how many went in all.
+    async fn prune_daily_counts(&self, before_day: &str, limit: i64) -> Result<u64, StoreError>;
     /// Every projection as stored now (users, orgs, memberships, instance), sorted.
     async fn projections(&self) -> Result<Projections, StoreError>;
     /// Rebuilds every projection from the event log in one transaction that keeps writers out, so it is safe

@@ -238,6 +238,18 @@ pub(crate) const COUNT_JOBS_BY_STATE: &str = "SELECT state, COUNT(*) FROM sms_jo
 pub(crate) const PRUNE_SETTLED_JOBS: &str = "DELETE FROM sms_jobs WHERE id IN (SELECT id FROM sms_jobs \
      WHERE state IN ('sent', 'failed', 'dropped') AND next_attempt_at < $1 LIMIT $2)";
 
+/// Deletes up to `$2` per-number daily counts of days before `$1` (`YYYY-MM-DD`, as the counts' days).
+pub(crate) const PRUNE_PHONE_DAYS: &str = "DELETE FROM sms_daily WHERE (phone, day) IN \
+     (SELECT phone, day FROM sms_daily WHERE day < $1 LIMIT $2)";
+
+/// As `PRUNE_PHONE_DAYS`, for the organizations' daily counts.
+pub(crate) const PRUNE_ORG_DAYS: &str = "DELETE FROM sms_org_daily WHERE (org_id, day) IN \
+     (SELECT org_id, day FROM sms_org_daily WHERE day < $1 LIMIT $2)";
+
+/// 1 when a daily count of a day before `$1` is left, else 0 (a read, as `ANY_SETTLED_JOB_BEFORE`).
+pub(crate) const ANY_DAY_BEFORE: &str = "SELECT COUNT(*) FROM (SELECT day FROM sms_daily WHERE day < $1 \
+     UNION ALL SELECT day FROM sms_org_daily WHERE day < $1 LIMIT 1) AS due";
+
 /// 1 when a job was settled before `$1`, else 0: a read, so that a pass with nothing to delete never waits
 /// for SQLite's write lock.
 pub(crate) const ANY_SETTLED_JOB_BEFORE: &str = "SELECT COUNT(*) FROM (SELECT 1 FROM sms_jobs \

@@ -371,6 +371,27 @@ where
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
+    async fn prune_daily_counts(&self, before_day: &str, limit: i64) -> Result<u64, StoreError> {
+        let (due,): (i64,) = sqlx::query_as(queries::ANY_DAY_BEFORE)
+            .bind(before_day)
+            .fetch_one(&self.pool)
+            .await?;
+        if due == 0 {
+            return Ok(0);
+        }
+        let mut deleted = 0;
+        for prune in [queries::PRUNE_PHONE_DAYS, queries::PRUNE_ORG_DAYS] {
+            let done = sqlx::query(prune)
+                .bind(before_day)
+                .bind(limit)
+                .execute(&self.write_pool)
+                .await?;
+            deleted += DB::rows_affected(&done);
+        }
+        Ok(deleted)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn next_job_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let (due,): (Option<i64>,) = sqlx::query_as(queries::NEXT_JOB_DUE)
             .fetch_one(&self.pool)

@@ -340,25 +340,8 @@ async fn a_new_job_replaces_the_users_queued_one_but_not_one_being_sent(b: Backe
 
 /// The raw `encrypted_code` column of a job, read past the Store trait.
 async fn sealed_code(app: &TestApp, job: &str) -> Result<Option<String>> {
-    use sqlx::Connection;
     let sql = "SELECT encrypted_code FROM sms_jobs WHERE id = $1";
-    Ok(match app.backend.url() {
-        Some(url) => {
-            let mut c = sqlx::PgConnection::connect(&url).await?;
-            sqlx::query_scalar(sql)
-                .bind(job)
-                .fetch_optional(&mut c)
-                .await?
-        }
-        None => {
-            let url = format!("sqlite://{}/phoneverify.db", app.dir.path().display());
-            let mut c = sqlx::SqliteConnection::connect(&url).await?;
-            sqlx::query_scalar(sql)
-                .bind(job)
-                .fetch_optional(&mut c)
-                .await?
-        }
-    })
+    Ok(app.raw_column(sql, &[job]).await?.into_iter().next())
 }
 
 async fn names_are_unique_case_insensitively_while_in_use(b: Backend) -> Result<()> {

@@ -174,6 +174,29 @@ impl TestApp {
         Ok(self.services.store.job_counts().await?)
     }
 
+    /// The first column of what `sql` returns with `args` bound to `$1`, `$2`, ..., read from the database
+    /// directly, past the Store trait (for what no API shows).
+    pub async fn raw_column(&self, sql: &str, args: &[&str]) -> Result<Vec<String>> {
+        use sqlx::Connection;
+        Ok(match self.backend.url() {
+            Some(url) => {
+                let mut c = sqlx::PgConnection::connect(&url).await?;
+                let query = args
+                    .iter()
+                    .fold(sqlx::query_scalar(sql), |q, arg| q.bind(*arg));
+                query.fetch_all(&mut c).await?
+            }
+            None => {
+                let url = format!("sqlite://{}/phoneverify.db", self.dir.path().display());
+                let mut c = sqlx::SqliteConnection::connect(&url).await?;
+                let query = args
+                    .iter()
+                    .fold(sqlx::query_scalar(sql), |q, arg| q.bind(*arg));
+                query.fetch_all(&mut c).await?
+            }
+        })
+    }
+
     /// The aggregate's events, oldest first.
     pub async fn events(&self, aggregate_id: &str) -> Result<Vec<StoredEvent>> {
         Ok(self.services.store.events(aggregate_id).await?)

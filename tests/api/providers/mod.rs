@@ -5,7 +5,7 @@
 mod background;
 mod delivery_state;
 mod gateway;
-mod job_retention;
+mod retention;
 mod retries;
 mod twilio;
 mod webhook;
@@ -26,7 +26,7 @@ pub fn tests() -> Vec<(&'static str, crate::TestFn)> {
     tests.extend(background::tests());
     tests.extend(twilio::tests());
     tests.extend(delivery_state::tests());
-    tests.extend(job_retention::tests());
+    tests.extend(retention::tests());
     tests
 }
 
