@@ -250,8 +250,8 @@ pub(crate) const PRUNE_ORG_DAYS: &str = "DELETE FROM sms_org_daily WHERE (org_id
 pub(crate) const ANY_DAY_BEFORE: &str = "SELECT COUNT(*) FROM (SELECT day FROM sms_daily WHERE day < $1 \
      UNION ALL SELECT day FROM sms_org_daily WHERE day < $1 LIMIT 1) AS due";
 
-/// 1 when a job was settled before `$1`, else 0: a read, so that a pass with nothing to delete never waits
-/// for SQLite's write lock.
+/// 1 when a job was settled before `$1`, else 0: a read, so that a pass with nothing to delete never takes a
+/// turn on the write connection.
 pub(crate) const ANY_SETTLED_JOB_BEFORE: &str = "SELECT COUNT(*) FROM (SELECT 1 FROM sms_jobs \
      WHERE state IN ('sent', 'failed', 'dropped') AND next_attempt_at < $1 LIMIT 1) AS due";
 

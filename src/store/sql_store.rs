@@ -11,7 +11,7 @@ use super::rows::{
     from_micros, job_counts, micros,
 };
 use super::sqlite_local::LocalSqlite;
-use super::statements::projection_statements;
+use super::statements::{Param, Statement, projection_statements};
 use super::writer::Writer;
 use super::{
     CallerAndUser, Commit, EventPage, InstanceInfo, JobCounts, PatRecord, Projections, RebuildFold,
@@ -360,14 +360,11 @@ where
         if due == 0 {
             return Ok(0);
         }
-        // Not through the group-commit writer: a pass is rare and short, and on SQLite it takes the write lock
-        // between the writer's batches (a busy pass is simply tried again later).
-        let done = sqlx::query(queries::PRUNE_SETTLED_JOBS)
-            .bind(micros(before))
-            .bind(limit)
-            .execute(&self.write_pool)
-            .await?;
-        Ok(DB::rows_affected(&done))
+        self.run_between_batches(Statement::new(
+            queries::PRUNE_SETTLED_JOBS,
+            vec![Param::Int(micros(before)), Param::Int(limit)],
+        ))
+        .await
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -381,12 +378,10 @@ where
         }
         let mut deleted = 0;
         for prune in [queries::PRUNE_PHONE_DAYS, queries::PRUNE_ORG_DAYS] {
-            let done = sqlx::query(prune)
-                .bind(before_day)
-                .bind(limit)
-                .execute(&self.write_pool)
+            let params = vec![Param::Text(before_day.to_owned()), Param::Int(limit)];
+            deleted += self
+                .run_between_batches(Statement::new(prune, params))
                 .await?;
-            deleted += DB::rows_affected(&done);
         }
         Ok(deleted)
     }

@@ -48,7 +48,7 @@ pub(crate) struct Statement {
 }
 
 impl Statement {
-    fn new(sql: &'static str, params: Vec<Param>) -> Self {
+    pub(crate) fn new(sql: &'static str, params: Vec<Param>) -> Self {
         Self {
             sql,
             params,

@@ -54,6 +54,22 @@ where
         })
     }
 
+    /// Runs one of the retention pass's deletions outside any commit: on SQLite's write connection between
+    /// the writer's batches (`LocalSqlite::run_between_batches`), elsewhere on a connection of the write pool.
+    pub(super) async fn run_between_batches(
+        &self,
+        statement: Statement,
+    ) -> Result<u64, StoreError> {
+        if let Some(local) = &self.local {
+            let local = local.clone();
+            return tokio::task::spawn_blocking(move || local.run_between_batches(&statement))
+                .await
+                .map_err(|e| StoreError::Unavailable(e.to_string().into()))?;
+        }
+        let mut connection = self.write_pool.acquire().await?;
+        Self::run_statement(&mut connection, &statement).await
+    }
+
     /// The writer's work for this database, on the writer's own connections.
     pub(super) fn batch_writer(pool: Pool<DB>) -> WriteBatch {
         Box::new(move |commits| {

@@ -222,7 +222,10 @@ fn apply(connection: &Connection, plan: &[Statement]) -> Result<(), Failure> {
 
 /// Runs one planned statement, checks what it must have done, and says how many rows it changed; a statement
 /// that fails says how many rows it changed before its check refused them (SQLite backs out one that errs).
-fn run_statement(connection: &Connection, statement: &Statement) -> Result<u64, (StoreError, u64)> {
+pub(super) fn run_statement(
+    connection: &Connection,
+    statement: &Statement,
+) -> Result<u64, (StoreError, u64)> {
     let erred = |e: rusqlite::Error| (StoreError::from(e), 0);
     let mut prepared = connection.prepare_cached(statement.sql).map_err(erred)?;
     bind(&mut prepared, &statement.params).map_err(erred)?;

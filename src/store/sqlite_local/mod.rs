@@ -9,6 +9,7 @@
 //! connection (`batches`), one hand-off per commit; job claims ride in the writer's batches.
 
 mod batches;
+mod between_batches;
 mod decode;
 mod row_cache;
 #[cfg(test)]
