@@ -55,16 +55,16 @@ where
     }
 
     /// Runs one of the retention pass's deletions outside any commit: on SQLite's write connection between
-    /// the writer's batches (`LocalSqlite::run_between_batches`), elsewhere on a connection of the write pool.
+    /// the writer's batches (`sqlite_local::between_batches`), elsewhere on a connection of the write pool.
     pub(super) async fn run_between_batches(
         &self,
         statement: Statement,
     ) -> Result<u64, StoreError> {
         if let Some(local) = &self.local {
-            let local = local.clone();
-            return tokio::task::spawn_blocking(move || local.run_between_batches(&statement))
-                .await
-                .map_err(|e| StoreError::Unavailable(e.to_string().into()))?;
+            let queued = local.queue_between_batches(statement)?;
+            // The statement runs before the writer's next batch; an empty commit makes sure there is one.
+            self.writer.commit(Commit::default()).await?;
+            return queued.changed().await;
         }
         let mut connection = self.write_pool.acquire().await?;
         Self::run_statement(&mut connection, &statement).await

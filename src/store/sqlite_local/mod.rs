@@ -46,6 +46,8 @@ pub(crate) struct LocalSqlite {
     writer: Mutex<Connection>,
     /// Job claims waiting for the writer's next batch, which runs them in its transaction.
     claims: Mutex<Vec<QueuedClaim>>,
+    /// Statements waiting to run before the writer's next batch, outside it (`between_batches`).
+    between_batches: Mutex<Vec<between_batches::QueuedStatement>>,
     users: RowCache,
     /// Set by `close`: from then on every call fails as a database that is gone would.
     closed: AtomicBool,
@@ -69,6 +71,7 @@ impl LocalSqlite {
             next_reader: AtomicUsize::new(0),
             writer: Mutex::new(writer),
             claims: Mutex::new(Vec::new()),
+            between_batches: Mutex::new(Vec::new()),
             users: RowCache::new(),
             closed: AtomicBool::new(false),
         })
@@ -96,9 +99,12 @@ impl LocalSqlite {
             let queued = std::mem::take(&mut *lock(&this.claims));
             let (claims, replies): (Vec<_>, Vec<_>) =
                 queued.into_iter().map(|q| (q.params, q.reply)).unzip();
+            let between = this.take_between_batches();
             let written = this.ensure_open().and_then(|()| {
+                let mut connection = lock(&this.writer);
+                between_batches::run_between_batches(&connection, between);
                 let plans = commits.iter().map(commit_statements).collect();
-                batches::write_batch(&mut lock(&this.writer), plans, &claims, &mut mode)
+                batches::write_batch(&mut connection, plans, &claims, &mut mode)
             });
             let written = match written {
                 Ok(written) => written,

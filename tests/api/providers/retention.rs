@@ -15,6 +15,7 @@ use crate::helpers::{Backend, PHONE_A, PHONE_B, TestApp};
 crate::suite!(providers;
     settled_jobs_are_deleted_after_the_retention,
     a_retention_of_zero_keeps_every_job_and_past_days_still_go,
+    deletions_run_between_the_requests_commits,
 );
 
 const KEEP_A_DAY: &str = "[sms]\nsettled_job_retention_hours = 24\n";
@@ -115,28 +116,33 @@ async fn a_retention_of_zero_keeps_every_job_and_past_days_still_go(b: Backend) 
         ]
     );
 
-    // Ten years on, the process's pass at start: both jobs stay, the first day's counts go, and yesterday's
-    // (the second day's) stay for a process whose clock is behind.
+    // The day after: the first day's counts go, and yesterday's (the second day's) stay, for a process
+    // whose clock is a little behind.
     app.clock.advance(Duration::days(1));
-    let (stop_tx, stop) = watch::channel(false);
-    let running = tokio::spawn(Retention::new(app.services.clone()).with_batch(1).run(stop));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while counted_days(&app).await?.len() > 2 {
-        anyhow::ensure!(
-            std::time::Instant::now() < deadline,
-            "the first pass never deleted the first day's counts"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let (_stop_tx, stop) = watch::channel(false);
+    let retention = Retention::new(app.services.clone()).with_batch(1);
+    check_eq!(retention.prune_daily_counts(&stop).await?, 2);
     check_eq!(
         counted_days(&app).await?,
         vec![second_day.clone(), second_day]
     );
+
+    // Ten years on, the pass a process makes at start: the last counts go, and both jobs stay.
+    app.clock.advance(Duration::days(3650));
+    let (stop_tx, stop) = watch::channel(false);
+    let running = tokio::spawn(retention.run(stop));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !counted_days(&app).await?.is_empty() {
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "the pass at start never deleted the last counts"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     stop_tx.send(true)?;
     tokio::time::timeout(std::time::Duration::from_secs(5), running)
         .await
         .context("the pass stops when asked")??;
-    app.clock.advance(Duration::days(3650));
     check_eq!(app.job_counts().await?, counts(0, 2));
 
     // A pass that is asked to stop deletes nothing, whatever is due.
@@ -148,8 +154,45 @@ async fn a_retention_of_zero_keeps_every_job_and_past_days_still_go(b: Backend) 
             .await?,
         0
     );
-    check_eq!(keeps_a_day.prune_daily_counts(&stopped).await?, 0);
     check_eq!(app.job_counts().await?, counts(0, 2));
+    Ok(())
+}
+
+/// Deletions while requests commit (on SQLite they take turns with the group-commit writer's batches):
+/// every request is answered, and exactly the old settled jobs go.
+async fn deletions_run_between_the_requests_commits(b: Backend) -> Result<()> {
+    let app = std::sync::Arc::new(TestApp::spawn_with(&b, KEEP_A_DAY).await?);
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        let id = app.human(&format!("user{i}")).await?;
+        app.set_phone(&id, &format!("+4179111{i:04}"))
+            .send_code()
+            .send()
+            .await
+            .ok()?;
+        ids.push(id);
+    }
+    check_eq!(app.deliver().await?, 8);
+    app.clock.advance(Duration::hours(25));
+    let (_stop_tx, stop) = watch::channel(false);
+    let retention = Retention::new(app.services.clone()).with_batch(1);
+    let mut resends = tokio::task::JoinSet::new();
+    for id in &ids {
+        let (app, id) = (app.clone(), id.clone());
+        resends.spawn(async move {
+            for _ in 0..5 {
+                app.resend(&id).send_code().send().await.ok()?;
+            }
+            Ok::<_, anyhow::Error>(())
+        });
+    }
+    let deleted = retention.prune_jobs(Duration::hours(24), &stop).await?;
+    while let Some(done) = resends.join_next().await {
+        done??;
+    }
+    check_eq!(deleted, 8);
+    // Each user's newest code waits in one queued job; nothing settled is left.
+    check_eq!(app.job_counts().await?, counts(8, 0));
     Ok(())
 }
 
