@@ -116,14 +116,14 @@ impl Retention {
     /// Runs `prune` (which deletes up to its argument's rows) until it deletes fewer than a batch or `stop`
     /// turns true, and sums what went. A first pass over a long history stops with the process rather than
     /// holding up its shutdown.
-    async fn in_batches<'a, F, Fut>(
+    async fn in_batches<F, Fut>(
         &self,
         stop: &watch::Receiver<bool>,
         mut prune: F,
     ) -> Result<u64, StoreError>
     where
         F: FnMut(i64) -> Fut,
-        Fut: Future<Output = Result<u64, StoreError>> + 'a,
+        Fut: Future<Output = Result<u64, StoreError>>,
     {
         let mut deleted = 0;
         while !*stop.borrow() {
